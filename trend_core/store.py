@@ -1,0 +1,266 @@
+"""DuckDB storage: schema, put/get and cache look-ups. The only module that writes SQL.
+
+Connections are short-lived (one per call) so the app and a CLI run can take turns on one file,
+and every write runs in a transaction, so a crash leaves no half-written stage.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+POST_COLUMNS = [
+    "post_id", "poster_id", "title", "content", "tags", "post_date",
+    "likes", "collects", "comments", "image_hash", "image_source",
+    "style_label", "true_style", "source", "row_number",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts(
+    post_id VARCHAR PRIMARY KEY, poster_id VARCHAR, title VARCHAR, content VARCHAR, tags VARCHAR,
+    post_date DATE NOT NULL, likes BIGINT, collects BIGINT, comments BIGINT,
+    image_hash VARCHAR, image_source VARCHAR, style_label VARCHAR, true_style VARCHAR,
+    source VARCHAR, row_number BIGINT, imported_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS rejects(
+    source VARCHAR, row_number BIGINT, post_id VARCHAR, reason VARCHAR, detail VARCHAR, raw VARCHAR,
+    imported_at TIMESTAMP, PRIMARY KEY(source, row_number, reason));
+CREATE TABLE IF NOT EXISTS imports(
+    source VARCHAR PRIMARY KEY, file_name VARCHAR, rows_read BIGINT, accepted BIGINT, rejected BIGINT,
+    added BIGINT, summary VARCHAR, imported_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS images(
+    image_hash VARCHAR PRIMARY KEY, width INTEGER, height INTEGER, data BLOB, thumb BLOB);
+CREATE TABLE IF NOT EXISTS masks(
+    image_hash VARCHAR, segmenter VARCHAR, ratio DOUBLE, mask BLOB, PRIMARY KEY(image_hash, segmenter));
+CREATE TABLE IF NOT EXISTS image_vectors(
+    image_hash VARCHAR, encoder VARCHAR, vec BLOB, PRIMARY KEY(image_hash, encoder));
+CREATE TABLE IF NOT EXISTS artifacts(
+    key VARCHAR PRIMARY KEY, stage VARCHAR, created_at TIMESTAMP, meta VARCHAR, payload BLOB);
+CREATE TABLE IF NOT EXISTS settings(name VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+_write_lock = threading.RLock()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Serialise named numpy arrays (no pickles) to bytes."""
+    buf = io.BytesIO()
+    np.savez(buf, **{name: np.asarray(value) for name, value in arrays.items()})
+    return buf.getvalue()
+
+
+def bytes_to_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+class Store:
+    """A DuckDB file holding posts, images, caches and results."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            con.execute(SCHEMA)
+
+    # -- connections -------------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside BEGIN/COMMIT; rolled back on any error."""
+        with _write_lock, self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    # -- posts ---------------------------------------------------------------------------------
+    def count_posts(self) -> int:
+        with self.connect() as con:
+            return int(con.execute("SELECT count(*) FROM posts").fetchall()[0][0])
+
+    def existing_post_ids(self, post_ids: Iterable[str]) -> set[str]:
+        ids = pd.DataFrame({"post_id": list(post_ids)})
+        if ids.empty:
+            return set()
+        with self.connect() as con:
+            con.register("incoming_ids", ids)
+            rows = con.execute(
+                "SELECT p.post_id FROM posts p JOIN incoming_ids i USING (post_id)").fetchall()
+        return {r[0] for r in rows}
+
+    def add_posts(self, posts: pd.DataFrame, images: dict[str, tuple[bytes, bytes, int, int]],
+                  rejects: pd.DataFrame, import_row: dict[str, Any] | None = None) -> int:
+        """Insert new posts, their images (hash -> (data, thumb, width, height)), rejects and the
+        import record in one transaction. Posts whose id exists already are skipped; returns the
+        number of posts added."""
+        posts = posts.reindex(columns=POST_COLUMNS).copy()
+        posts["imported_at"] = _now()
+        rejects = rejects.reindex(columns=["source", "row_number", "post_id", "reason", "detail", "raw"]).copy()
+        rejects["imported_at"] = _now()
+        image_rows = pd.DataFrame(
+            [(h, w, hh, d, t) for h, (d, t, w, hh) in images.items()],
+            columns=["image_hash", "width", "height", "data", "thumb"])
+        with self.transaction() as con:
+            before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+            con.register("new_posts", posts)
+            con.execute("INSERT INTO posts SELECT * FROM new_posts ON CONFLICT DO NOTHING")
+            added = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
+            if not image_rows.empty:
+                con.register("new_images", image_rows)
+                con.execute("INSERT INTO images SELECT * FROM new_images ON CONFLICT DO NOTHING")
+            if not rejects.empty:
+                con.register("new_rejects", rejects)
+                con.execute("INSERT INTO rejects SELECT * FROM new_rejects ON CONFLICT DO NOTHING")
+            if import_row is not None:
+                row = dict(import_row, added=int(added), imported_at=_now())
+                con.execute(
+                    "INSERT OR REPLACE INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [row["source"], row.get("file_name"), row["rows_read"], row["accepted"],
+                     row["rejected"], row["added"], json.dumps(row.get("summary", {}), ensure_ascii=False),
+                     row["imported_at"]])
+        return int(added)
+
+    def load_posts(self) -> pd.DataFrame:
+        """All posts ordered by post_id (the row order every feature matrix follows)."""
+        with self.connect() as con:
+            df = con.execute(
+                "SELECT * EXCLUDE (imported_at) FROM posts ORDER BY post_id").df()
+        df["post_date"] = pd.to_datetime(df["post_date"])
+        return df
+
+    def dataset_key(self) -> str:
+        """Hash of every post's identity and content: changes whenever a post is added or edited."""
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', post_id, poster_id, title, content, tags,"
+                " post_date, likes, collects, comments, image_hash, style_label), '\n' ORDER BY post_id)), '')"
+                " FROM posts").fetchall()[0]
+        return f"{row[0]}-{row[1][:16]}"
+
+    def load_rejects(self) -> pd.DataFrame:
+        return self.query_df("SELECT * FROM rejects ORDER BY imported_at, source, row_number")
+
+    def load_imports(self) -> pd.DataFrame:
+        return self.query_df("SELECT * FROM imports ORDER BY imported_at")
+
+    # -- images --------------------------------------------------------------------------------
+    def load_image_bytes(self, hashes: Iterable[str], column: str = "data") -> dict[str, bytes]:
+        """hash -> stored JPEG/PNG bytes; column is 'data' (normalised image) or 'thumb'."""
+        if column not in ("data", "thumb"):
+            raise ValueError(f"unknown image column {column!r}")
+        wanted = pd.DataFrame({"image_hash": sorted({h for h in hashes if h})})
+        if wanted.empty:
+            return {}
+        with self.connect() as con:
+            con.register("wanted", wanted)
+            rows = con.execute(
+                f"SELECT i.image_hash, i.{column} FROM images i JOIN wanted w USING (image_hash)").fetchall()
+        return {h: bytes(b) for h, b in rows}
+
+    # -- masks ---------------------------------------------------------------------------------
+    def load_masks(self, hashes: Iterable[str], segmenter: str) -> dict[str, tuple[float, bytes]]:
+        wanted = pd.DataFrame({"image_hash": sorted({h for h in hashes if h})})
+        if wanted.empty:
+            return {}
+        with self.connect() as con:
+            con.register("wanted", wanted)
+            rows = con.execute(
+                "SELECT m.image_hash, m.ratio, m.mask FROM masks m JOIN wanted w USING (image_hash)"
+                " WHERE m.segmenter = ?", [segmenter]).fetchall()
+        return {h: (float(r), bytes(m)) for h, r, m in rows}
+
+    def put_masks(self, segmenter: str, rows: dict[str, tuple[float, bytes]]) -> None:
+        if not rows:
+            return
+        df = pd.DataFrame([(h, segmenter, r, m) for h, (r, m) in rows.items()],
+                          columns=["image_hash", "segmenter", "ratio", "mask"])
+        with self.transaction() as con:
+            con.register("new_masks", df)
+            con.execute("INSERT INTO masks SELECT * FROM new_masks ON CONFLICT DO NOTHING")
+
+    # -- per-image vectors ---------------------------------------------------------------------
+    def load_image_vectors(self, hashes: Iterable[str], encoder: str) -> dict[str, np.ndarray]:
+        wanted = pd.DataFrame({"image_hash": sorted({h for h in hashes if h})})
+        if wanted.empty:
+            return {}
+        with self.connect() as con:
+            con.register("wanted", wanted)
+            rows = con.execute(
+                "SELECT v.image_hash, v.vec FROM image_vectors v JOIN wanted w USING (image_hash)"
+                " WHERE v.encoder = ?", [encoder]).fetchall()
+        return {h: np.frombuffer(v, dtype=np.float32) for h, v in rows}
+
+    def put_image_vectors(self, encoder: str, hashes: list[str], matrix: np.ndarray) -> None:
+        if not hashes:
+            return
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        df = pd.DataFrame({"image_hash": hashes, "encoder": encoder,
+                           "vec": [row.tobytes() for row in matrix]})
+        with self.transaction() as con:
+            con.register("new_vectors", df)
+            con.execute("INSERT INTO image_vectors SELECT * FROM new_vectors ON CONFLICT DO NOTHING")
+
+    # -- keyed artifacts (stage results) -------------------------------------------------------
+    def has_artifact(self, key: str) -> bool:
+        with self.connect() as con:
+            return bool(con.execute("SELECT 1 FROM artifacts WHERE key = ?", [key]).fetchall())
+
+    def put_artifact(self, key: str, stage: str, arrays: dict[str, np.ndarray],
+                     meta: dict[str, Any] | None = None) -> None:
+        blob = arrays_to_bytes(arrays)
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                        [key, stage, _now(), json.dumps(meta or {}, ensure_ascii=False, default=str), blob])
+
+    def get_artifact(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        with self.connect() as con:
+            rows = con.execute("SELECT payload, meta FROM artifacts WHERE key = ?", [key]).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        return bytes_to_arrays(bytes(row[0])), json.loads(row[1])
+
+    def list_artifacts(self, stage: str | None = None) -> pd.DataFrame:
+        sql = "SELECT key, stage, created_at, meta FROM artifacts"
+        params: list[Any] = []
+        if stage:
+            sql += " WHERE stage = ?"
+            params.append(stage)
+        return self.query_df(sql + " ORDER BY created_at", params)
+
+    # -- settings ------------------------------------------------------------------------------
+    def get_setting(self, name: str, default: str | None = None) -> str | None:
+        with self.connect() as con:
+            rows = con.execute("SELECT value FROM settings WHERE name = ?", [name]).fetchall()
+        return default if not rows else rows[0][0]
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [name, value])
