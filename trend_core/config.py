@@ -115,3 +115,4 @@ class PipelineConfig:
     styles: StyleConfig = field(default_factory=StyleConfig)
     trends: TrendConfig = field(default_factory=TrendConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    style_source: str = "clusters"  # "clusters": K-means on fused vectors; "labels": the imported style column

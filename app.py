@@ -1,0 +1,48 @@
+"""Fashion-trend dashboard: the router. Run with `streamlit run app.py` (optionally `-- --db PATH`).
+
+Sets the page config, draws the shared sidebar (database, post count, device) and runs the chosen
+page from app_pages/ (not `pages/`: a folder of that name switches Streamlit into its legacy multipage
+mode on a first run, which would run a page without this router). Pages hold widgets and layout; the work is done by trend_core.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # so `trend_core` and `app_pages._common` import from any working directory
+    sys.path.insert(0, str(ROOT))
+
+from app_pages import _common as ui  # noqa: E402
+
+st.set_page_config(page_title="Style trends", page_icon=":material/checkroom:", layout="wide",
+                   initial_sidebar_state="expanded")
+
+PAGES = [
+    st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+    st.Page("app_pages/styles.py", title="Styles", icon=":material/palette:", url_path="styles", default=True),
+    st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page("app_pages/trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"),
+    st.Page("app_pages/forecast.py", title="Forecast", icon=":material/query_stats:", url_path="forecast"),
+]
+page = st.navigation(PAGES, position="sidebar")
+
+with st.sidebar:
+    if "db_path" not in st.session_state:
+        st.session_state["db_path"] = ui.initial_db_path()
+    st.text_input("Database file", key="db_path",
+                  help="DuckDB file holding posts, images and results. Default: --db after `--` on the "
+                       "streamlit command line, else $TREND_DB, else data/trend.duckdb.")
+    try:
+        n_posts = ui.post_count()
+    except Exception as exc:  # unreadable / locked file: say so, keep the app alive
+        st.error(f"Cannot open the database: {exc}")
+        st.stop()
+    cols = st.columns(2)
+    cols[0].metric("Posts", f"{n_posts:,}")
+    cols[1].metric("Device", ui.device_name().split(" ")[0],
+                   help=ui.device_name() + " (forecast training runs here)")
+
+page.run()

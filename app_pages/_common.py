@@ -1,0 +1,307 @@
+"""Shared UI pieces for the pages: the store, cached reads, the empty-database offer, progress.
+
+Widgets and layout only; every computation is a call into trend_core. Expensive reads are cached
+with st.cache_data keyed on the database path and the dataset / clustering keys, so a new import or
+a new K gives new cache entries instead of stale ones.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from trend_core import pipeline
+from trend_core.config import PipelineConfig, default_db_path
+from trend_core.store import Store
+
+DEMO_POSTS = 1200
+
+
+# -- database ------------------------------------------------------------------------------------
+def cli_db_arg(argv: list[str] | None = None) -> str | None:
+    """`--db PATH` given after `--` on the streamlit command line (streamlit run app.py -- --db x)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--db")
+    try:
+        known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit:  # a malformed argv must not stop the app
+        return None
+    return known.db
+
+
+def initial_db_path() -> str:
+    """--db on the command line, else $TREND_DB, else data/trend.duckdb."""
+    return str(cli_db_arg() or default_db_path())
+
+
+def db_path() -> str:
+    """The database the sidebar points at (session choice, else the initial path)."""
+    return str(st.session_state.get("db_path") or initial_db_path())
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(path: str) -> Store:
+    """One Store per database file, shared by sessions (it opens short-lived connections)."""
+    return Store(path)
+
+
+def store() -> Store:
+    return get_store(db_path())
+
+
+@st.cache_resource(show_spinner=False)
+def device_name() -> str:
+    """'cuda (GPU name)' when torch sees a GPU, else 'cpu'."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a requirement
+        return "cpu (torch missing)"
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return "cpu"
+
+
+def post_count() -> int:
+    return store().count_posts()
+
+
+# -- cached reads --------------------------------------------------------------------------------
+class _NotComputed(Exception):
+    """Raised inside a cached loader so a missing result is never cached."""
+
+
+def current_config() -> PipelineConfig:
+    return pipeline.config_from_settings(store())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _dataset_key(db: str, n_posts: int, imports: int) -> str:
+    return get_store(db).dataset_key()
+
+
+def dataset_key() -> str:
+    s = store()
+    with s.connect() as con:
+        n, imports = con.execute("SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM imports)").fetchall()[0]
+    return _dataset_key(db_path(), int(n), int(imports))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_posts(db: str, dataset: str) -> pd.DataFrame:
+    return get_store(db).load_posts()
+
+
+def posts() -> pd.DataFrame:
+    return load_posts(db_path(), dataset_key())
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def _load_view(db: str, clustering_key: str, _config: PipelineConfig) -> pipeline.StylesView:
+    view = pipeline.load_view(get_store(db), _config)
+    if view is None:
+        raise _NotComputed(clustering_key)
+    return view
+
+
+def current_view() -> pipeline.StylesView | None:
+    """Styles for the saved settings, or None when they were never computed."""
+    config = current_config()
+    keys = pipeline.stage_keys(dataset_key(), config)
+    try:
+        return _load_view(db_path(), keys.fit, config)
+    except _NotComputed:
+        return None
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _shares(db: str, clustering_key: str, period: str, _view: pipeline.StylesView) -> pd.DataFrame:
+    return _view.shares(period)
+
+
+def shares(view: pipeline.StylesView, period: str) -> pd.DataFrame:
+    return _shares(db_path(), view.clustering_key, period, view)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _top_styles(db: str, clustering_key: str, period: str, n: int, _view: pipeline.StylesView) -> pd.DataFrame:
+    return _view.top_styles(period, n)
+
+
+def top_styles(view: pipeline.StylesView, period: str = "month", n: int = 5) -> pd.DataFrame:
+    return _top_styles(db_path(), view.clustering_key, period, n, view)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _images(db: str, hashes: tuple[str, ...], column: str) -> dict[str, bytes]:
+    return get_store(db).load_image_bytes(hashes, column)
+
+
+def images(hashes: Iterable[str], column: str = "thumb") -> dict[str, bytes]:
+    """hash -> JPEG bytes for the given image hashes (missing ones are absent)."""
+    wanted = tuple(sorted({h for h in hashes if isinstance(h, str) and h}))
+    return _images(db_path(), wanted, column) if wanted else {}
+
+
+def clear_caches() -> None:
+    """After a write (import, pipeline run) drop cached reads; the store stays."""
+    for fn in (_dataset_key, load_posts, _load_view, _shares, _top_styles):
+        fn.clear()
+
+
+# -- long work with progress ---------------------------------------------------------------------
+def run_with_progress(label: str, work: Callable[[Callable[[float, str], None]], Any]) -> Any:
+    """Run work(progress) inside st.status with a progress bar; returns work's result."""
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text="starting…")
+        log = st.empty()
+        seen: list[str] = []
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=str(message))
+            stage = str(message).split(":")[0].rstrip("…")
+            if stage and (not seen or seen[-1] != stage):
+                seen.append(stage)
+                log.caption(" → ".join(seen[-8:]))
+        try:
+            result = work(progress)
+        except Exception as exc:
+            status.update(label=f"{label} failed: {exc}", state="error", expanded=True)
+            raise
+        status.update(label=f"{label}: done", state="complete", expanded=False)
+    return result
+
+
+def reports_frame(result: pipeline.PipelineResult) -> pd.DataFrame:
+    return pd.DataFrame([{"stage": r.stage, "cached": bool(r.cached), "seconds": round(float(r.seconds), 2),
+                          "detail": r.detail, "key": r.key} for r in result.reports])
+
+
+def remember_reports(result: pipeline.PipelineResult, what: str) -> None:
+    st.session_state["last_reports"] = {"what": what, "frame": reports_frame(result)}
+
+
+def show_last_reports(expanded: bool = True) -> None:
+    last = st.session_state.get("last_reports")
+    if not last:
+        return
+    frame = last["frame"]
+    n_cached = int(frame["cached"].sum())
+    with st.expander(f"Last run ({last['what']}): {len(frame) - n_cached} stages computed, "
+                     f"{n_cached} from cache", expanded=expanded):
+        st.dataframe(frame, hide_index=True, width="stretch",
+                     column_config={"cached": st.column_config.CheckboxColumn("cached"),
+                                    "seconds": st.column_config.NumberColumn("seconds", format="%.2f")})
+
+
+def build_demo_now(n_posts: int, seed: int = 0) -> None:
+    s = store()
+    result = run_with_progress(
+        f"Building the demo dataset ({n_posts} posts)",
+        lambda progress: pipeline.build_demo(s, n_posts=n_posts, seed=seed, config=current_config(),
+                                             progress=progress))
+    clear_caches()
+    remember_reports(result, f"demo, {n_posts} posts")
+    st.rerun()
+
+
+def compute_styles_now(label: str = "Computing styles") -> pipeline.PipelineResult:
+    s = store()
+    config = current_config()
+    result = run_with_progress(label, lambda progress: pipeline.run_pipeline(s, config, progress))
+    clear_caches()
+    remember_reports(result, label.lower())
+    return result
+
+
+# -- page guards ---------------------------------------------------------------------------------
+def empty_notice() -> None:
+    st.info(f"The database **{md(db_path())}** holds no posts yet. Build the demo dataset (synthetic "
+            "outfit posts with planted trends) to explore the dashboard, or import your own posts.")
+
+
+def offer_demo(page: str) -> None:
+    """Shown when the database is empty: build the demo, or go to the Data page to import."""
+    empty_notice()
+    cols = st.columns([1, 1, 2])
+    n_posts = cols[0].number_input("Demo posts", min_value=100, max_value=20000, value=DEMO_POSTS, step=100,
+                                   key=f"{page}_demo_posts")
+    cols[1].write("")
+    if cols[1].button("Build the demo dataset", type="primary", key=f"{page}_demo_button"):
+        build_demo_now(int(n_posts))
+    if page != "data":
+        cols[2].write("")
+        cols[2].page_link("app_pages/data.py", label="…or import posts on the Data page", icon=":material/upload:")
+
+
+def require_posts(page: str) -> None:
+    if post_count() == 0:
+        offer_demo(page)
+        st.stop()
+
+
+def require_view(page: str) -> pipeline.StylesView:
+    """The current styles, or an offer to compute them (then stop the page)."""
+    require_posts(page)
+    view = current_view()
+    if view is None:
+        st.warning("Styles have not been computed for the current posts and settings yet.")
+        if st.button("Compute styles", type="primary", key=f"{page}_compute_styles"):
+            compute_styles_now()
+            st.rerun()
+        st.stop()
+    return view
+
+
+# -- images --------------------------------------------------------------------------------------
+def extract_images_zip(data: bytes) -> Path:
+    """Unpack an uploaded zip of images into a temporary folder; members that would escape the folder
+    (absolute paths, '..') are skipped. Returns the folder."""
+    root = Path(tempfile.mkdtemp(prefix="trend_images_"))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            name = PurePosixPath(member.filename)
+            if member.is_dir() or name.is_absolute() or ".." in name.parts:
+                continue
+            target = (root / Path(*name.parts)).resolve()
+            if not target.is_relative_to(root.resolve()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as src, open(target, "wb") as dst:
+                dst.write(src.read())
+    return root
+
+
+def thumbnails_for_posts(frame: pd.DataFrame, limit: int = 24) -> list[tuple[bytes, str]]:
+    """(thumb bytes, caption) for up to `limit` posts of a frame that have an image."""
+    frame = frame[frame["image_hash"].notna()].head(limit)
+    thumbs = images(frame["image_hash"], "thumb")
+    out = []
+    for rec in frame.itertuples(index=False):
+        blob = thumbs.get(rec.image_hash)
+        if blob:
+            caption = str(rec.title or rec.content or rec.post_id)[:24]
+            out.append((blob, caption))
+    return out
+
+
+def show_thumbnails(items: list[tuple[bytes, str]], width: int = 96) -> None:
+    if items:
+        st.image([b for b, _ in items], caption=[c for _, c in items], width=width)
+    else:
+        st.caption("no images")
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$")
+
+
+def md(text: object) -> str:
+    """Text from posts made inert for st.markdown (markdown specials backslash-escaped)."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

@@ -1,0 +1,178 @@
+"""The real thing: `streamlit run app.py` on a free port against the demo database, driven by
+Playwright with Debian's chromium. Visits every page, waits for a rendered plotly chart, checks that
+no Streamlit exception is shown, clicks a point on the map to get its thumbnail, trains a short
+forecast, and saves a screenshot of the Styles page to docs/screenshot.png.
+
+Set TREND_SKIP_BROWSER=1 to skip; otherwise a missing browser is a failure.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+PLOT = ".js-plotly-plot .main-svg"
+EXCEPTION = '[data-testid="stException"]'
+
+pytestmark = pytest.mark.skipif(os.environ.get("TREND_SKIP_BROWSER") == "1",
+                                reason="TREND_SKIP_BROWSER=1")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_db, copy_db, tmp_path_factory):
+    """A streamlit server on a free port, on a private copy of the demo database."""
+    db = copy_db(demo_db, tmp_path_factory.mktemp("browser") / "demo.duckdb")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("browser_log") / "streamlit.log"
+    env = dict(os.environ, TREND_DB=str(db), PYTHONUNBUFFERED="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                    if resp.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (or set TREND_SKIP_BROWSER=1)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(120_000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def _wait_idle(page, timeout_s: float = 120) -> None:
+    """Wait until the script run finished (the 'Running…' status widget is gone)."""
+    page.wait_for_function(
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !/Running|Connecting/i.test(w.innerText); }""", timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)
+
+
+def _open(page, base: str, slug: str, title: str) -> None:
+    page.goto(f"{base}/{slug}")
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    page.wait_for_selector('[data-testid="stSidebar"]')
+    _wait_idle(page)
+
+
+def _no_exception(page) -> None:
+    errors = page.locator(EXCEPTION)
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+@pytest.mark.parametrize("slug,title", [("data", "Data"), ("", "Styles"), ("map", "Map"), ("trends", "Trends")])
+def test_page_renders_a_chart(server, page, slug, title):
+    _open(page, server, slug, title)
+    page.wait_for_selector(PLOT)
+    _no_exception(page)
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("Posts").count() >= 1
+
+
+def test_styles_screenshot(server, page):
+    _open(page, server, "", "Styles")  # Styles is the default page, served at /
+    page.wait_for_selector(PLOT)
+    page.wait_for_selector('[data-testid="stImage"] img')
+    _no_exception(page)
+    height = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]')
+                                      || document.scrollingElement; return m.scrollHeight; }""")
+    page.set_viewport_size({"width": 1440, "height": int(min(max(height + 40, 1000), 4000))})
+    page.wait_for_timeout(800)  # let plotly re-layout to the new size
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_map_click_shows_thumbnail_and_text(server, page):
+    _open(page, server, "map", "Map")
+    page.wait_for_selector(PLOT)
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd && gd._fullLayout && gd._fullData && gd._fullData.length > 0; }")
+    # screen position of the first point of the first style
+    x, y = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const fl = gd._fullLayout, t = gd._fullData[0], box = gd.getBoundingClientRect();
+        return [box.left + fl._size.l + fl.xaxis.l2p(t.x[0]), box.top + fl._size.t + fl.yaxis.l2p(t.y[0])];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)  # the hover label with the post text
+    page.mouse.click(x, y)
+    page.get_by_text("Selected posts (").first.wait_for(timeout=60_000)
+    _wait_idle(page)
+    _no_exception(page)
+    panel_images = page.locator('[data-testid="stImage"] img')
+    assert panel_images.count() >= 1
+
+
+def test_forecast_trains_and_offers_csv(server, page):
+    _open(page, server, "forecast", "Forecast")
+    _no_exception(page)
+
+    def set_number(label: str, value: int) -> None:
+        box = page.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Tab")
+
+    set_number("Window W", 3)
+    set_number("Horizon H", 2)
+    set_number("Epochs", 3)
+    set_number("Test periods", 3)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_selector(PLOT, timeout=300_000)
+    _wait_idle(page, 300)
+    _no_exception(page)
+    assert page.get_by_role("button", name="Download forecast CSV").count() == 1

@@ -1,0 +1,171 @@
+"""The CLI: python -m trend_core <command>. Each command runs the same stages as the app."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from trend_core.config import DB_ENV_VAR, ForecastConfig, PipelineConfig, default_db_path
+from trend_core.store import Store
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def _stderr_progress(fraction: float, message: str) -> None:
+    print(f"[{fraction:5.0%}] {message}", file=sys.stderr, flush=True)
+
+
+def _pipeline_config(args: argparse.Namespace, store: Store) -> PipelineConfig:
+    from trend_core.pipeline import config_from_settings
+
+    config = config_from_settings(store)
+    if getattr(args, "k", None) is not None:
+        config = replace(config, styles=config.styles.replace(k=args.k or None))
+    if getattr(args, "modalities", None):
+        config = replace(config, fusion=config.fusion.replace(modalities=tuple(args.modalities.split(","))))
+    if getattr(args, "source", None):
+        config = replace(config, style_source=args.source)
+    return config
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from trend_core.pipeline import build_demo
+
+    store = Store(args.db)
+    result = build_demo(store, n_posts=args.posts, seed=args.seed, config=_pipeline_config(args, store),
+                        progress=None if args.quiet else _stderr_progress)
+    _print_json(result.summary() | {"k": result.view.k if result.view else None, "posts": store.count_posts()})
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from trend_core.ingest import ingest_file
+
+    mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
+    summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping)
+    _print_json(summary)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from trend_core.pipeline import run_pipeline
+
+    store = Store(args.db)
+    result = run_pipeline(store, _pipeline_config(args, store), None if args.quiet else _stderr_progress)
+    _print_json(result.summary() | {"k": result.view.k if result.view else None})
+    return 0
+
+
+def _require_view(store: Store, args: argparse.Namespace):
+    from trend_core.pipeline import load_view
+
+    view = load_view(store, _pipeline_config(args, store))
+    if view is None:
+        sys.exit("no styles computed for these settings yet: run `python -m trend_core run` first")
+    return view
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    view = _require_view(store, args)
+    table = view.styles.drop(columns=["exemplars"])
+    if args.out:
+        table.to_csv(args.out, index=False)
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    view = _require_view(store, args)
+    table = view.top_styles(args.period, args.top) if args.top else view.shares(args.period)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from trend_core.pipeline import forecast_csv, run_forecast
+
+    store = Store(args.db)
+    view = _require_view(store, args)
+    fcfg = ForecastConfig(period=args.period, window=args.window, gap=args.gap, horizon=args.horizon,
+                          modalities=tuple(args.forecast_modalities.split(",")), epochs=args.epochs,
+                          seed=args.seed, test_periods=args.test_periods)
+    result = run_forecast(store, view, fcfg, None if args.quiet else _stderr_progress)
+    Path(args.out).write_text(forecast_csv(result, view), encoding="utf-8")
+    _print_json({"out": args.out, "cached": result.cached, "split": result.split,
+                 "metrics": result.metrics.round(4).to_dict(orient="records")})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trend_core", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=default_db_path(),
+                        help=f"DuckDB file (default: ${DB_ENV_VAR} or data/trend.duckdb)")
+    common.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    styles = argparse.ArgumentParser(add_help=False)
+    styles.add_argument("--k", type=int, help="number of styles (0 = pick by silhouette)")
+    styles.add_argument("--modalities", help="fused blocks, e.g. image,text,engagement")
+    styles.add_argument("--source", choices=["clusters", "labels"], help="styles from clustering or the style column")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", parents=[common, styles], help="write the demo dataset and run the pipeline")
+    p.add_argument("--posts", type=int, default=1200)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ingest", parents=[common], help="import posts (CSV, JSON, JSONL, Parquet)")
+    p.add_argument("--posts", required=True, help="posts file")
+    p.add_argument("--images", help="folder that image paths are relative to")
+    p.add_argument("--map", nargs="*", metavar="THEIRS=OURS", help="column mapping, e.g. 发布时间=post_date")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", parents=[common, styles], help="run every stage that is not cached")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("styles", parents=[common, styles], help="print the styles table")
+    p.add_argument("--out", help="also write it as CSV")
+    p.set_defaults(func=cmd_styles)
+
+    p = sub.add_parser("trends", parents=[common, styles], help="style shares per period")
+    p.add_argument("--period", choices=["day", "week", "month"], default="month")
+    p.add_argument("--top", type=int, default=0, help="only the top N styles of each period")
+    p.add_argument("--out", help="write CSV here instead of printing")
+    p.set_defaults(func=cmd_trends)
+
+    defaults = ForecastConfig()
+    p = sub.add_parser("forecast", parents=[common, styles], help="train the LSTM and baselines, export CSV")
+    p.add_argument("--out", required=True, help="forecast CSV (one row per style and horizon step)")
+    p.add_argument("--period", choices=["day", "week", "month"], default=defaults.period)
+    p.add_argument("--window", type=int, default=defaults.window)
+    p.add_argument("--gap", type=int, default=defaults.gap)
+    p.add_argument("--horizon", type=int, default=defaults.horizon)
+    p.add_argument("--test-periods", type=int, default=defaults.test_periods)
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--forecast-modalities", default=",".join(defaults.modalities),
+                   help="LSTM inputs: share,count,engagement,image,text")
+    p.set_defaults(func=cmd_forecast)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,583 @@
+"""Runs the stages in order (posts -> masks -> features -> fused vectors -> styles), skipping what is
+cached under its key, and reports progress through a callback. Also the read side the app uses."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from io import BytesIO, StringIO
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from trend_core import styles as style_ops
+from trend_core import text as text_ops
+from trend_core import trends
+from trend_core.config import ForecastConfig, PipelineConfig, stable_hash
+from trend_core.embed.fusion import fuse
+from trend_core.embed.image import IMAGE_EMBEDDERS, encoder_id
+from trend_core.embed.numeric import engagement_matrix
+from trend_core.embed.text import TfidfSvdText
+from trend_core.segment import SEGMENTERS, clothing_ratio, decode_mask, encode_mask
+from trend_core.store import Store
+
+Progress = Callable[[float, str], None]
+BATCH = 256
+SEGMENT_SIDE = 256  # masks are computed on images downscaled to this longest side
+MODALITIES = ("image", "text", "engagement")
+
+
+def _quiet(fraction: float, message: str) -> None:
+    """Default progress callback: does nothing."""
+
+
+@dataclass
+class StageReport:
+    stage: str
+    key: str
+    cached: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class StageKeys:
+    """Every stage's cache key for one dataset and one configuration."""
+
+    dataset: str
+    segmenter: str
+    image: str
+    text: str
+    fusion: str
+    reduce: str
+    sweep: str
+    fit: str
+
+
+def segmenter_id(config: PipelineConfig) -> str:
+    cls = SEGMENTERS[config.segment.method]
+    return f"{cls.name}@{cls.version}"
+
+
+def image_encoder_key(config: PipelineConfig) -> str:
+    """Per-image cache key: encoder name, version, weights, input size and mask source."""
+    embedder = IMAGE_EMBEDDERS[config.image.encoder]()
+    mask = segmenter_id(config) if config.image.use_mask else "nomask"
+    return f"{encoder_id(embedder)}|mask={mask}|size={config.image.size}"
+
+
+def stage_keys(dataset_key: str, config: PipelineConfig) -> StageKeys:
+    """Derive all keys without doing any work; each key includes its parents' keys."""
+    seg = stable_hash("segment", segmenter_id(config), config.segment.min_clothing_ratio)
+    image = stable_hash("image", image_encoder_key(config), dataset_key)
+    text = config.text.key(dataset_key)
+    fusion = config.fusion.key(stable_hash(seg, image, text, config.style_source))
+    reduce_key = config.styles.reduce_key(fusion)
+    sweep = config.styles.sweep_key(fusion)
+    fit = stable_hash("fit", config.styles.k, config.styles.seed, config.style_source, reduce_key, sweep)
+    return StageKeys(dataset_key, seg, image, text, fusion, reduce_key, sweep, fit)
+
+
+# -- settings the analyst chose in the app -------------------------------------------------------
+def save_choice(store: Store, name: str, value: Any) -> None:
+    """Remember an analyst's choice (e.g. 'k', 'modalities', 'style_source')."""
+    store.set_setting(f"choice.{name}", json.dumps(value))
+
+
+def load_choice(store: Store, name: str, default: Any = None) -> Any:
+    raw = store.get_setting(f"choice.{name}")
+    return default if raw is None else json.loads(raw)
+
+
+def config_from_settings(store: Store, base: PipelineConfig | None = None) -> PipelineConfig:
+    """The pipeline configuration with the analyst's saved choices applied."""
+    config = base or PipelineConfig()
+    k = load_choice(store, "k")
+    modalities = load_choice(store, "modalities")
+    source = load_choice(store, "style_source")
+    if k is not None:
+        config = replace(config, styles=config.styles.replace(k=int(k) if k else None))
+    if modalities:
+        config = replace(config, fusion=config.fusion.replace(modalities=tuple(modalities)))
+    if source:
+        config = replace(config, style_source=source)
+    return config
+
+
+# -- stages --------------------------------------------------------------------------------------
+def _decode(blob: bytes) -> Image.Image:
+    with Image.open(BytesIO(blob)) as img:
+        return img.convert("RGB")
+
+
+def _image_batches(store: Store, hashes: list[str]) -> Iterator[tuple[list[str], list[Image.Image]]]:
+    """Yield (hashes, decoded RGB images) in batches; decoding runs in parallel threads."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, len(hashes), BATCH):
+            chunk = hashes[start:start + BATCH]
+            blobs = store.load_image_bytes(chunk, "data")
+            present = [h for h in chunk if h in blobs]
+            yield present, list(pool.map(_decode, (blobs[h] for h in present)))
+
+
+def _downscale(img: Image.Image, side: int) -> Image.Image:
+    copy = img.copy()
+    copy.thumbnail((side, side))
+    return copy
+
+
+def run_segmentation(store: Store, hashes: list[str], config: PipelineConfig, progress: Progress) -> tuple[int, int]:
+    """Compute and store a clothing mask for every image that has none for this segmenter."""
+    seg_id = segmenter_id(config)
+    done = store.load_masks(hashes, seg_id)
+    todo = [h for h in hashes if h not in done]
+    segmenter = SEGMENTERS[config.segment.method]()
+    for n_done, (chunk, images) in enumerate(_image_batches(store, todo)):
+        rows = {}
+        for h, img in zip(chunk, images):
+            mask = segmenter.segment(_downscale(img, SEGMENT_SIDE))
+            rows[h] = (clothing_ratio(mask), encode_mask(mask))
+        store.put_masks(seg_id, rows)
+        progress(min(1.0, (n_done + 1) * BATCH / max(len(todo), 1)), f"segmented {min((n_done + 1) * BATCH, len(todo))}/{len(todo)} images")
+    return len(todo), len(hashes) - len(todo)
+
+
+def run_image_embedding(store: Store, hashes: list[str], config: PipelineConfig, progress: Progress) -> tuple[int, int]:
+    """Embed every image not yet embedded under this encoder key; returns (computed, cached)."""
+    key = image_encoder_key(config)
+    done = store.load_image_vectors(hashes, key)
+    todo = [h for h in hashes if h not in done]
+    embedder = IMAGE_EMBEDDERS[config.image.encoder]()
+    seg_id = segmenter_id(config)
+    size = (config.image.size, config.image.size)
+    for n_done, (chunk, images) in enumerate(_image_batches(store, todo)):
+        masks: list[np.ndarray | None] = [None] * len(chunk)
+        if config.image.use_mask:
+            stored = store.load_masks(chunk, seg_id)
+            masks = [np.asarray(Image.fromarray(decode_mask(stored[h][1]).astype(np.uint8) * 255).resize(size)) > 127
+                     for h in chunk]
+        resized = [img.resize(size, Image.Resampling.BILINEAR) for img in images]
+        store.put_image_vectors(key, chunk, embedder.embed(resized, masks))
+        progress(min(1.0, (n_done + 1) * BATCH / max(len(todo), 1)), f"embedded {min((n_done + 1) * BATCH, len(todo))}/{len(todo)} images")
+    return len(todo), len(hashes) - len(todo)
+
+
+def run_text(store: Store, posts: pd.DataFrame, config: PipelineConfig, key: str) -> bool:
+    """Tokenise posts and fit TF-IDF + SVD; stored under the text key. Returns True when cached."""
+    if store.has_artifact(key):
+        return True
+    stopwords = text_ops.load_stopwords()
+    docs = [text_ops.post_document(t, c, g) for t, c, g in zip(posts["title"], posts["content"], posts["tags"])]
+    tokens = [text_ops.tokenize(d, stopwords) for d in docs]
+    matrix = TfidfSvdText(config.text).fit_transform(tokens)
+    store.put_artifact(key, "text", {
+        "post_ids": posts["post_id"].to_numpy(dtype=str),
+        "tokens": np.array([" ".join(t) for t in tokens], dtype=str),
+        "matrix": np.asarray(matrix, dtype=np.float32)}, {"n": len(posts)})
+    return False
+
+
+def _exclusions(posts: pd.DataFrame, ratios: dict[str, float], config: PipelineConfig) -> np.ndarray:
+    """Reason each post is left out of style fitting ('' when it is kept)."""
+    reasons = np.full(len(posts), "", dtype=object)
+    if config.style_source == "labels":
+        labels = posts["style_label"]
+        reasons[(labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()] = "no style label"
+        return reasons
+    if "image" in config.fusion.modalities:
+        for i, h in enumerate(posts["image_hash"]):
+            if not isinstance(h, str) or not h:
+                reasons[i] = "no image"
+            elif h not in ratios:
+                reasons[i] = "image not segmented"
+            elif ratios[h] < config.segment.min_clothing_ratio:
+                reasons[i] = f"clothing below {config.segment.min_clothing_ratio:.0%} of the image"
+    return reasons
+
+
+def run_fusion(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: StageKeys) -> bool:
+    """Fuse the chosen modality blocks for the posts kept for style fitting."""
+    if store.has_artifact(keys.fusion):
+        return True
+    hashes = [h for h in posts["image_hash"] if isinstance(h, str) and h]
+    masks = store.load_masks(hashes, segmenter_id(config))
+    ratios = {h: r for h, (r, _) in masks.items()}
+    reasons = _exclusions(posts, ratios, config)
+    kept = reasons == ""
+    blocks: dict[str, np.ndarray] = {}
+    mods = config.fusion.modalities
+    if "image" in mods:
+        vectors = store.load_image_vectors(hashes, image_encoder_key(config))
+        blocks["image"] = np.stack([vectors[h] for h in posts["image_hash"][kept]]) if kept.any() else np.zeros((0, 1))
+    if "text" in mods:
+        text_arrays, _ = store.get_artifact(keys.text)
+        blocks["text"] = text_arrays["matrix"][kept]
+    if "engagement" in mods:
+        blocks["engagement"] = engagement_matrix(posts[kept])
+    weights = {"image": config.fusion.image_weight, "text": config.fusion.text_weight,
+               "engagement": config.fusion.engagement_weight}
+    fused = fuse(blocks, weights) if blocks and kept.any() else np.zeros((int(kept.sum()), 0), np.float32)
+    ratio_arr = np.array([ratios.get(h, np.nan) if isinstance(h, str) else np.nan for h in posts["image_hash"]])
+    store.put_artifact(keys.fusion, "fusion", {
+        "post_ids": posts["post_id"].to_numpy(dtype=str), "kept": kept,
+        "reasons": reasons.astype(str), "clothing_ratio": ratio_arr, "matrix": fused},
+        {"modalities": list(mods), "kept": int(kept.sum())})
+    return False
+
+
+def run_reduce(store: Store, config: PipelineConfig, keys: StageKeys) -> bool:
+    if store.has_artifact(keys.reduce):
+        return True
+    fused, _ = store.get_artifact(keys.fusion)
+    Z, map2d = style_ops.reduce(fused["matrix"], config.styles)
+    store.put_artifact(keys.reduce, "reduce", {"Z": Z.astype(np.float32), "map2d": map2d.astype(np.float32)})
+    return False
+
+
+def run_sweep(store: Store, config: PipelineConfig, keys: StageKeys) -> bool:
+    if store.has_artifact(keys.sweep):
+        return True
+    Z = store.get_artifact(keys.reduce)[0]["Z"]
+    cfg = config.styles
+    ks = [k for k in range(cfg.k_min, cfg.k_max + 1) if k < len(Z)]
+    sweep = style_ops.sweep_k(Z, ks, cfg.silhouette_sample, cfg.seed)
+    store.put_artifact(keys.sweep, "sweep", {name: sweep[name].to_numpy() for name in sweep.columns})
+    return False
+
+
+def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: StageKeys) -> bool:
+    """K-means at the chosen K (or user labels) plus each style's keywords and exemplars."""
+    if store.has_artifact(keys.fit):
+        return True
+    fused = store.get_artifact(keys.fusion)[0]
+    Z = store.get_artifact(keys.reduce)[0]["Z"]
+    kept = fused["kept"]
+    tokens = [t.split() for t in store.get_artifact(keys.text)[0]["tokens"][kept]]
+    post_ids = posts["post_id"].to_numpy(dtype=str)[kept]
+    if config.style_source == "labels":
+        names = np.array(sorted(posts["style_label"][kept].astype(str).unique()))
+        labels = np.searchsorted(names, posts["style_label"][kept].astype(str).to_numpy())
+        k = len(names)
+        centers = np.stack([Z[labels == s].mean(axis=0) for s in range(k)])
+        auto_k = k
+    else:
+        sweep = _frame(store.get_artifact(keys.sweep)[0])
+        auto_k = style_ops.choose_k(sweep)
+        k = int(config.styles.k or auto_k)
+        labels, centers = style_ops.fit_styles(Z, k, config.styles.seed)
+        names = None
+    described = style_ops.describe_styles(labels, tokens, Z, centers, list(post_ids))
+    described = described.sort_values("style").reset_index(drop=True)
+    if names is None:
+        names = np.array([_style_name(s, kw) for s, kw in zip(described["style"], described["keywords"])])
+    store.put_artifact(keys.fit, "fit", {
+        "labels": np.asarray(labels, dtype=np.int64), "centers": centers.astype(np.float32),
+        "names": names.astype(str)}, {
+        "k": int(k), "auto_k": int(auto_k),
+        "keywords": [list(map(str, kw)) for kw in described["keywords"]],
+        "exemplars": [list(map(str, ex)) for ex in described["exemplars"]],
+        "sizes": [int(s) for s in described["size"]]})
+    return False
+
+
+def _style_name(style: int, keywords: list[str]) -> str:
+    """Default name: style number plus its two strongest keywords."""
+    top = "·".join(list(keywords)[:2])
+    return f"S{style} {top}".strip()
+
+
+def _frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame({name: value for name, value in arrays.items()})
+
+
+# -- orchestration -------------------------------------------------------------------------------
+@dataclass
+class PipelineResult:
+    dataset_key: str
+    reports: list[StageReport]
+    view: "StylesView | None"
+
+    def summary(self) -> dict[str, Any]:
+        return {"dataset_key": self.dataset_key,
+                "stages": [{"stage": r.stage, "cached": r.cached, "seconds": round(r.seconds, 2),
+                            "detail": r.detail, "key": r.key} for r in self.reports]}
+
+
+def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: Progress | None = None) -> PipelineResult:
+    """Run every stage whose result is not cached yet; return reports and the resulting view."""
+    config = config or PipelineConfig()
+    progress = progress or _quiet
+    posts = store.load_posts()
+    if posts.empty:
+        raise ValueError("the database holds no posts yet: import a file or build the demo first")
+    keys = stage_keys(store.dataset_key(), config)
+    hashes = sorted({h for h in posts["image_hash"] if isinstance(h, str) and h})
+    reports: list[StageReport] = []
+    uses_images = "image" in config.fusion.modalities and config.style_source != "labels"
+    plan: list[tuple[str, float, Callable[[Progress], tuple[bool, str]]]] = []
+    if uses_images:
+        def segment(p: Progress) -> tuple[bool, str]:
+            computed, cached = run_segmentation(store, hashes, config, p)
+            return computed == 0, f"{computed} computed, {cached} cached"
+
+        def embed(p: Progress) -> tuple[bool, str]:
+            computed, cached = run_image_embedding(store, hashes, config, p)
+            return computed == 0, f"{computed} computed, {cached} cached"
+        plan += [("segment", 0.25, segment), ("image embedding", 0.25, embed)]
+    plan += [
+        ("text features", 0.15, lambda p: (run_text(store, posts, config, keys.text), f"{len(posts)} posts")),
+        ("fusion", 0.05, lambda p: (run_fusion(store, posts, config, keys), ", ".join(config.fusion.modalities))),
+        ("reduce (UMAP)", 0.15, lambda p: (run_reduce(store, config, keys), f"{config.styles.n_components} dims")),
+    ]
+    if config.style_source != "labels":
+        plan.append(("K sweep", 0.1, lambda p: (run_sweep(store, config, keys),
+                                                 f"K={config.styles.k_min}..{config.styles.k_max}")))
+    plan.append(("styles", 0.05, lambda p: (run_fit(store, posts, config, keys),
+                                             f"K={config.styles.k or 'auto'}")))
+    stage_key = {"segment": keys.segmenter, "image embedding": keys.image, "text features": keys.text,
+                 "fusion": keys.fusion, "reduce (UMAP)": keys.reduce, "K sweep": keys.sweep, "styles": keys.fit}
+    total = sum(weight for _, weight, _ in plan)
+    done = 0.0
+    for stage, weight, step in plan:
+        start = time.perf_counter()
+        progress(done / total, f"{stage}…")
+
+        def sub(fraction: float, message: str, _done: float = done, _w: float = weight) -> None:
+            progress(min(1.0, (_done + _w * fraction) / total), f"{stage}: {message}")
+        cached, detail = step(sub)
+        reports.append(StageReport(stage, stage_key[stage], cached, time.perf_counter() - start, detail))
+        done += weight
+    progress(1.0, "done")
+    return PipelineResult(keys.dataset, reports, load_view(store, config, posts=posts, keys=keys))
+
+
+def build_demo(store: Store, n_posts: int = 1200, seed: int = 0, config: PipelineConfig | None = None,
+               progress: Progress | None = None) -> PipelineResult:
+    """Write the deterministic demo dataset into the store and run the pipeline on it."""
+    from trend_core.demo import write_demo
+
+    progress = progress or _quiet
+    progress(0.0, f"drawing {n_posts} demo posts…")
+    write_demo(store, n_posts=n_posts, seed=seed)
+    return run_pipeline(store, config or config_from_settings(store),
+                        lambda f, m: progress(0.1 + 0.9 * f, m))
+
+
+# -- read side -----------------------------------------------------------------------------------
+@dataclass
+class StylesView:
+    """Everything the pages show about one clustering, read from the cache."""
+
+    posts: pd.DataFrame
+    sweep: pd.DataFrame
+    k: int
+    auto_k: int
+    styles: pd.DataFrame
+    clustering_key: str
+    keys: StageKeys
+    config: PipelineConfig
+    _share_cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def kept_posts(self) -> pd.DataFrame:
+        return self.posts[self.posts["style"] >= 0]
+
+    def shares(self, period: str = "month") -> pd.DataFrame:
+        """Each style's share of posts per period (long frame with style names)."""
+        if period not in self._share_cache:
+            table = trends.share_table(self.kept_posts(), period)
+            names = dict(zip(self.styles["style"], self.styles["name"]))
+            table["style_name"] = table["style"].map(names)
+            self._share_cache[period] = table
+        return self._share_cache[period]
+
+    def top_styles(self, period: str = "month", n: int = 5) -> pd.DataFrame:
+        top = trends.top_styles(self.shares(period), n)
+        names = dict(zip(self.styles["style"], self.styles["name"]))
+        top["style_name"] = top["style"].map(names)
+        return top
+
+
+def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.DataFrame | None = None,
+              keys: StageKeys | None = None) -> StylesView | None:
+    """The cached styles for these settings, or None when they were never computed."""
+    config = config or config_from_settings(store)
+    posts = store.load_posts() if posts is None else posts
+    if posts.empty:
+        return None
+    keys = keys or stage_keys(store.dataset_key(), config)
+    fused = store.get_artifact(keys.fusion)
+    reduced = store.get_artifact(keys.reduce)
+    fit = store.get_artifact(keys.fit)
+    if fused is None or reduced is None or fit is None:
+        return None
+    fused_arrays = fused[0]
+    fit_arrays, fit_meta = fit
+    kept = fused_arrays["kept"]
+    view_posts = posts.copy()
+    view_posts["style"] = -1
+    view_posts.loc[kept, "style"] = fit_arrays["labels"]
+    names = fit_arrays["names"]
+    view_posts["style_name"] = [names[s] if s >= 0 else "left out" for s in view_posts["style"]]
+    map2d = reduced[0]["map2d"]
+    view_posts["x"] = np.nan
+    view_posts["y"] = np.nan
+    view_posts.loc[kept, "x"] = map2d[:, 0]
+    view_posts.loc[kept, "y"] = map2d[:, 1]
+    view_posts["clothing_ratio"] = fused_arrays["clothing_ratio"]
+    reasons = fused_arrays["reasons"]
+    view_posts["excluded"] = [r if r else None for r in reasons]
+    sweep_art = store.get_artifact(keys.sweep)
+    sweep = _frame(sweep_art[0]) if sweep_art else pd.DataFrame(
+        columns=["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"])
+    styles_table = pd.DataFrame({
+        "style": np.arange(len(names)), "name": names.astype(str), "size": fit_meta["sizes"],
+        "keywords": ["、".join(kw) for kw in fit_meta["keywords"]], "exemplars": fit_meta["exemplars"]})
+    return StylesView(view_posts, sweep, int(fit_meta["k"]), int(fit_meta["auto_k"]), styles_table,
+                      keys.fit, keys, config)
+
+
+# -- forecasting on the style panel ---------------------------------------------------------------
+EMBEDDING_COMPONENTS = 2  # per-period mean image / text embedding is reduced to this many PCA dims
+
+
+def forecast_key(view: StylesView, fcfg: ForecastConfig) -> str:
+    """A forecast is keyed by the clustering it reads and every forecasting setting."""
+    return fcfg.key(stable_hash("forecast", view.clustering_key, view.keys.dataset))
+
+
+def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarray | None:
+    """Rows aligned with view.kept_posts(): image vectors or text vectors; None when unavailable."""
+    kept = view.kept_posts()
+    if modality == "text":
+        arrays = store.get_artifact(view.keys.text)
+        if arrays is None:
+            return None
+        index = pd.Index(arrays[0]["post_ids"])
+        return arrays[0]["matrix"][index.get_indexer(kept["post_id"])]
+    if modality == "image":
+        hashes = [h for h in kept["image_hash"] if isinstance(h, str)]
+        if len(hashes) < len(kept):
+            return None
+        vectors = store.load_image_vectors(hashes, image_encoder_key(view.config))
+        if len(vectors) < len(set(hashes)):
+            return None
+        return np.stack([vectors[h] for h in kept["image_hash"]])
+    raise ValueError(f"unknown embedding modality {modality!r}")
+
+
+def embedding_covariates(store: Store, view: StylesView, modality: str, panel: pd.DataFrame,
+                         fcfg: ForecastConfig) -> dict[str, pd.DataFrame]:
+    """Per style and period, the mean embedding of its posts reduced by a PCA fitted on posts before
+    the test span only (no leakage); one wide frame per component, named modality_1, modality_2..."""
+    from sklearn.decomposition import PCA
+
+    matrix = _post_embeddings(store, view, modality)
+    if matrix is None:
+        return {}
+    kept = view.kept_posts()
+    periods = trends.period_start(kept["post_date"], fcfg.period).to_numpy()
+    test_origin = panel.index[max(0, len(panel.index) - fcfg.test_periods)]
+    train_rows = periods < np.datetime64(test_origin)
+    if train_rows.sum() <= EMBEDDING_COMPONENTS:
+        return {}
+    pca = PCA(n_components=EMBEDDING_COMPONENTS, random_state=fcfg.seed).fit(matrix[train_rows])
+    reduced = pca.transform(matrix)
+    out = {}
+    for c in range(EMBEDDING_COMPONENTS):
+        frame = pd.DataFrame({"period": periods, "style": kept["style"].to_numpy(), "v": reduced[:, c]})
+        table = frame.pivot_table(index="period", columns="style", values="v", aggfunc="mean")
+        out[f"{modality}_{c + 1}"] = table.reindex(index=panel.index, columns=panel.columns).ffill().fillna(0.0)
+    return out
+
+
+def forecast_inputs(store: Store, view: StylesView, fcfg: ForecastConfig) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], tuple[str, ...]]:
+    """The style panel (period x style share), covariates and the expanded modality names."""
+    shares = view.shares(fcfg.period)
+    panel = trends.wide(shares, "share")
+    covariates: dict[str, pd.DataFrame] = {
+        "count": np.log1p(trends.wide(shares, "count")),
+        "engagement": trends.wide(shares, "engagement_share"),
+    }
+    modalities: list[str] = []
+    for modality in fcfg.modalities:
+        if modality in ("image", "text"):
+            extra = embedding_covariates(store, view, modality, panel, fcfg)
+            covariates.update(extra)
+            modalities.extend(extra)
+        else:
+            modalities.append(modality)
+    return panel, covariates, tuple(modalities)
+
+
+@dataclass
+class CachedForecast:
+    """A forecasting run as stored: the tables the app and the CSV need."""
+
+    key: str
+    cached: bool
+    metrics: pd.DataFrame
+    forecasts: pd.DataFrame
+    test_predictions: pd.DataFrame
+    history: pd.DataFrame
+    split: dict[str, str]
+    info: dict[str, Any]
+    config: ForecastConfig
+
+
+_FORECAST_TABLES = ("metrics", "forecasts", "test_predictions", "history")
+
+
+def _table_to_json(frame: pd.DataFrame) -> str:
+    return frame.to_json(orient="split", date_format="iso", index=False)
+
+
+def _table_from_json(text: str) -> pd.DataFrame:
+    frame = pd.read_json(StringIO(text), orient="split")
+    for column in ("period", "origin"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.tz_localize(None)
+    return frame
+
+
+def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = None,
+                 progress: Progress | None = None) -> CachedForecast:
+    """Train the LSTM and baselines on the style panel (cached by key) and return the results."""
+    from trend_core.forecast import run_forecast as forecast_panel
+
+    fcfg = fcfg or ForecastConfig()
+    key = forecast_key(view, fcfg)
+    stored = store.get_artifact(key)
+    if stored is None:
+        panel, covariates, modalities = forecast_inputs(store, view, fcfg)
+        result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
+                                trend=view.config.trends)
+        meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
+        meta.update(split=result.split, info=result.info)
+        store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
+        stored, cached = store.get_artifact(key), False
+    else:
+        cached = True
+        if progress:
+            progress(1.0, "cached: same data and settings were trained before")
+    meta = stored[1]
+    tables = {name: _table_from_json(meta[name]) for name in _FORECAST_TABLES}
+    return CachedForecast(key=key, cached=cached, split=meta["split"], info=meta.get("info", {}),
+                          config=fcfg, **tables)
+
+
+def forecast_csv(result: CachedForecast, view: StylesView) -> str:
+    """One row per style and horizon step: names, dates, point, interval, p(hot), class, keys, span."""
+    frame = result.forecasts.copy()
+    names = dict(zip(view.styles["style"].astype(str), view.styles["name"]))
+    frame.insert(1, "style_name", frame["series"].astype(str).map(names))
+    frame = frame.rename(columns={"series": "style"})
+    frame["period"] = pd.to_datetime(frame["period"]).dt.strftime("%Y-%m-%d")
+    frame["data_key"] = view.clustering_key
+    frame["model_key"] = result.key
+    frame["train_start"] = result.split.get("train_start")
+    frame["train_end"] = result.split.get("train_target_end")
+    return frame.to_csv(index=False, float_format="%.6g")
