@@ -87,12 +87,13 @@ if ui.post_count() > 0:
     has_image = frame["image_hash"].notna() & (frame["image_hash"].astype(str) != "")
     has_text = (frame["content"].fillna("").astype(str).str.strip() != "") | (
         frame["title"].fillna("").astype(str).str.strip() != "")
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Posts", f"{len(frame):,}")
-    cols[1].metric("Date range", f"{dates.min():%Y-%m-%d} → {dates.max():%Y-%m-%d}")
-    cols[2].metric("With image", f"{has_image.mean():.0%}")
-    cols[3].metric("With text", f"{has_text.mean():.0%}")
-    cols[4].metric("Posters", f"{frame['poster_id'].nunique():,}")
+    cols[1].metric("First post", f"{dates.min():%Y-%m-%d}")
+    cols[2].metric("Last post", f"{dates.max():%Y-%m-%d}")
+    cols[3].metric("With image", f"{has_image.mean():.0%}")
+    cols[4].metric("With text", f"{has_text.mean():.0%}")
+    cols[5].metric("Posters", f"{frame['poster_id'].nunique():,}")
     period = st.segmented_control("Count per", ["day", "week", "month"], default="month", key="data_period")
     st.plotly_chart(plots.posts_per_period(frame, period or "month"), key="data_counts_chart")
 

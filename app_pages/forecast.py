@@ -80,6 +80,9 @@ cols = st.columns(4)
 for col, name, label in zip(cols, ["train_start", "train_target_end", "test_origin", "test_end"],
                             ["Train from", "Last training target", "Test origin", "Test end"]):
     col.metric(label, str(split.get(name, "–"))[:10])
+others = {k: v for k, v in split.items() if k not in ("train_start", "train_target_end", "test_origin", "test_end")}
+if others:
+    st.caption("Split: " + " · ".join(f"{k.replace('_', ' ')} {str(v)[:10]}" for k, v in others.items()))
 metrics = result.metrics.copy()
 left, right = st.columns([3, 2])
 with left:
@@ -106,13 +109,18 @@ if fc is not None and not fc.empty and "p_hot" in fc:
     order = lstm.groupby(lstm["series"].astype(str))["p_hot"].mean().sort_values(ascending=False).index
     by_key = {str(s): s for s in names} | {str(n): s for s, n in names.items()}
     ranked = [by_key[k] for k in order if k in by_key] + [s for s in names if str(s) not in set(order)]
-chosen = st.multiselect("Styles", list(names), default=ranked[:3], format_func=lambda s: names[s],
-                        key="forecast_styles")
+cols = st.columns([4, 1, 1])
+chosen = cols[0].multiselect("Styles", list(names), default=ranked[:3], format_func=lambda s: names[s],
+                             key="forecast_styles")
+n_periods = int(history["period"].nunique())
+shown_periods = cols[1].number_input("History periods shown", 1, max(n_periods, 1),
+                                     min(n_periods, {"day": 120, "week": 52, "month": 36}[fcfg.period]),
+                                     key="forecast_history_periods")
 models = sorted(fc["model"].dropna().astype(str).unique()) if fc is not None and "model" in fc else []
-model = st.segmented_control("Model", models, default="lstm" if "lstm" in models else (models[0] if models else None),
-                             key="forecast_model") if models else None
-st.plotly_chart(plots.forecast_chart(history, fc, chosen, model=model, test_predictions=result.test_predictions),
-                key="forecast_chart")
+model = cols[2].selectbox("Model", models, index=models.index("lstm") if "lstm" in models else 0,
+                          key="forecast_model") if models else None
+st.plotly_chart(plots.forecast_chart(history, fc, chosen, model=model, test_predictions=result.test_predictions,
+                                     history_periods=int(shown_periods)), key="forecast_chart")
 
 csv = pipeline.forecast_csv(result, view)
 st.download_button("Download forecast CSV", data=csv, file_name=f"style_forecast_{result.key[:12]}.csv",

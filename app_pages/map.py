@@ -47,8 +47,9 @@ st.subheader(f"Selected posts ({len(selected)})" if selected else "Selected post
 if not selected:
     st.caption("Nothing selected yet: click a point, or use the box / lasso tools in the chart's toolbar.")
 else:
-    frame = posts.set_index(posts["post_id"].astype(str)).reindex(selected).reset_index(names="post_id")
-    frame = frame[frame["style"].notna()]
+    order = {pid: i for i, pid in enumerate(selected)}
+    frame = posts[posts["post_id"].astype(str).isin(order)].sort_values(
+        "post_id", key=lambda ids: ids.astype(str).map(order))
     limit = 36
     if len(frame) > limit:
         st.caption(f"Showing the first {limit} of {len(frame)} selected posts (thumbnails).")

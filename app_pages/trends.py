@@ -13,7 +13,7 @@ st.caption("How each style's share of posts moves over time; the monthly top 5 w
 view = ui.require_view("trends")
 names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
 
-cols = st.columns([1, 1, 3])
+cols = st.columns([1.4, 1, 3])
 period = cols[0].radio("Period", ["day", "week", "month"], index=2, horizontal=True, key="trends_period")
 value = cols[1].selectbox("Measure", ["share", "engagement_share", "count", "engagement"], key="trends_value",
                           format_func=lambda v: plots.VALUE_LABELS[v])

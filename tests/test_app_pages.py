@@ -80,6 +80,19 @@ def test_empty_database_offers_the_demo(tmp_path, monkeypatch, page):
     assert any("no posts yet" in i.value for i in at.info)
 
 
+def test_demo_button_on_an_empty_database_ends_in_a_working_dashboard(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "fresh.duckdb", monkeypatch, "app_pages/trends.py")
+    at.number_input(key="trends_demo_posts").set_value(150)
+    at.button(key="trends_demo_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.sidebar.metric}["Posts"] == "150"
+    assert charts(at), "the Trends page shows its chart right after the demo was built"
+    at.switch_page("app_pages/styles.py").run()
+    assert len(frame_with(at, "name", "size", "keywords")) >= 2
+    reports = frame_with(at, "stage", "cached", "seconds")
+    assert not reports["cached"].any()  # everything was computed for the new demo
+
+
 # -- every page renders --------------------------------------------------------------------------
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(demo_db, monkeypatch, page):
@@ -154,7 +167,7 @@ def test_data_page_import_shows_accepted_and_rejected(demo_db_copy, monkeypatch)
     history = frame_with(at, "file_name", "rows_read", "accepted")
     assert "messy.csv" in set(history["file_name"])
     # the quality summary and its per-period chart
-    assert any(m.label == "Date range" for m in at.metric)
+    assert any(m.label == "First post" for m in at.metric)
     assert charts(at) and charts(at)[0].data[0].type == "bar"
 
 

@@ -103,3 +103,24 @@ def test_cli_reports_missing_posts_file(tmp_path, capsys) -> None:
     code = main(["ingest", "--db", str(tmp_path / "x.duckdb"), "--posts", str(tmp_path / "nope.csv")])
     assert code == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_imported_style_labels_replace_clustering(tmp_path) -> None:
+    from trend_core.demo import generate_demo
+    from trend_core.ingest import add_frame
+
+    demo = generate_demo(n_posts=160, seed=11)
+    frame = demo.posts.copy()
+    frame["style_label"] = frame["true_style"]
+    frame.loc[frame.index[:5], "style_label"] = None
+    store = Store(tmp_path / "labels.duckdb")
+    add_frame(store, frame, demo.images, source="labelled")
+    config = replace(PipelineConfig(), style_source="labels")
+    result = pipeline.run_pipeline(store, config)
+    stages = [r.stage for r in result.reports]
+    assert "K sweep" not in stages
+    view = result.view
+    assert set(view.styles["name"]) == set(frame["style_label"].dropna())
+    assert (view.posts["excluded"] == "no style label").sum() == 5
+    named = view.kept_posts()
+    assert (named["style_name"] == named["style_label"]).all()

@@ -187,3 +187,16 @@ def test_map_thumbnail_posts_start_at_exemplar_and_spread(posts):
     assert style1.index[1] == d.idxmax()
     assert plots.map_thumbnail_posts(posts, None, per_style=2, styles=[0]) and all(
         p in set(posts.loc[posts["style"] == 0, "post_id"]) for p in plots.map_thumbnail_posts(posts, None, 2, [0]))
+
+
+def test_forecast_chart_clips_share_band_and_trims_history(posts):
+    shares = _shares(posts)
+    last = shares["period"].max()
+    forecasts = pd.DataFrame({"series": ["0"], "step": [1], "period": [last + pd.DateOffset(months=1)],
+                              "point": [0.3], "lower": [-0.4], "upper": [2.5], "p_hot": [0.5],
+                              "trend_class": ["flat"], "model": ["lstm"]})
+    fig = plots.forecast_chart(shares, forecasts, [0], history_periods=2)
+    band = [t for t in fig.data if t.fill == "tonexty" or (t.showlegend is False and t.hoverinfo == "skip")]
+    assert all(0.0 <= float(v) <= 1.0 for t in band for v in t.y)
+    history = next(t for t in fig.data if t.name.endswith("· history"))
+    assert len(history.x) == 2

@@ -100,7 +100,7 @@ class ForecastConfig(StageConfig):
     hidden: int = 32             # LSTM hidden size
     epochs: int = 60
     learning_rate: float = 3e-3
-    test_periods: int = 12       # the last periods of the series form the test span
+    test_periods: int = 26       # the last periods of the series form the test span (half a year of weeks)
     seed: int = 0
 
 

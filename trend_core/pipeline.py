@@ -187,9 +187,10 @@ def _exclusions(posts: pd.DataFrame, ratios: dict[str, float], config: PipelineC
     if config.style_source == "labels":
         labels = posts["style_label"]
         reasons[(labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()] = "no style label"
-        return reasons
     if "image" in config.fusion.modalities:
         for i, h in enumerate(posts["image_hash"]):
+            if reasons[i]:
+                continue
             if not isinstance(h, str) or not h:
                 reasons[i] = "no image"
             elif h not in ratios:
@@ -317,7 +318,7 @@ def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: P
     keys = stage_keys(store.dataset_key(), config)
     hashes = sorted({h for h in posts["image_hash"] if isinstance(h, str) and h})
     reports: list[StageReport] = []
-    uses_images = "image" in config.fusion.modalities and config.style_source != "labels"
+    uses_images = "image" in config.fusion.modalities
     plan: list[tuple[str, float, Callable[[Progress], tuple[bool, str]]]] = []
     if uses_images:
         def segment(p: Progress) -> tuple[bool, str]:
@@ -444,6 +445,14 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
 EMBEDDING_COMPONENTS = 2  # per-period mean image / text embedding is reduced to this many PCA dims
 
 
+def _torch_threads() -> int | None:
+    """One CPU thread for the small LSTM (more threads are slower on a busy 2-core machine);
+    leave torch alone on a GPU."""
+    import torch
+
+    return None if torch.cuda.is_available() else 1
+
+
 def forecast_key(view: StylesView, fcfg: ForecastConfig) -> str:
     """A forecast is keyed by the clustering it reads and every forecasting setting."""
     return fcfg.key(stable_hash("forecast", view.clustering_key, view.keys.dataset))
@@ -554,7 +563,7 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
     if stored is None:
         panel, covariates, modalities = forecast_inputs(store, view, fcfg)
         result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
-                                trend=view.config.trends)
+                                trend=view.config.trends, threads=_torch_threads())
         meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
         meta.update(split=result.split, info=result.info)
         store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)

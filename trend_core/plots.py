@@ -99,7 +99,7 @@ def silhouette_curve(sweep: pd.DataFrame, k: int | None = None, auto_k: int | No
                                  hovertemplate="auto K=%{x}<extra></extra>"))
     if k is not None:
         fig.add_vline(x=int(k), line_dash="dash", line_color="#EF553B",
-                      annotation_text=f"K in use = {int(k)}", annotation_position="top left")
+                      annotation_text=f"K in use = {int(k)}", annotation_position="top right")
         if int(k) in lookup:
             fig.add_trace(go.Scatter(x=[int(k)], y=[lookup[int(k)]], mode="markers", name=f"K in use = {int(k)}",
                                      marker={"symbol": "circle-open", "size": 18, "color": "#EF553B",
@@ -322,12 +322,18 @@ def _series_mask(frame: pd.DataFrame, style: int, name: str | None) -> pd.Series
 
 def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterable[int],
                    model: str | None = "lstm", value: str = "share",
-                   test_predictions: pd.DataFrame | None = None) -> go.Figure:
+                   test_predictions: pd.DataFrame | None = None, history_periods: int | None = None) -> go.Figure:
     """History (solid) and forecast (dashed) per selected style, with the forecast interval as a
-    band; optional held-out test predictions (dotted) to show how the model did on known periods."""
+    band; optional held-out test predictions (dotted) to show how the model did on known periods.
+    history_periods keeps only the last periods of history; shares and their bands are drawn within
+    [0, 1] (an interval wider than that says nothing beyond 'anything is possible')."""
     styles = [int(s) for s in styles]
     if shares is None or shares.empty or not styles:
         return _empty("Forecast", "pick a style to plot")
+    if history_periods:
+        keep = sorted(shares["period"].unique())[-int(history_periods):]
+        shares = shares[shares["period"].isin(keep)]
+    is_share = value.endswith("share")
     fig = go.Figure()
     names = (shares.drop_duplicates("style").set_index("style")["style_name"].to_dict()
              if "style_name" in shares else {})
@@ -353,9 +359,12 @@ def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterab
         if mine.empty:
             continue
         if {"lower", "upper"} <= set(mine.columns) and mine["lower"].notna().any():
-            fig.add_trace(go.Scatter(x=mine["period"], y=mine["upper"], mode="lines", line={"width": 0},
+            upper, lower = mine["upper"].astype(float), mine["lower"].astype(float)
+            if is_share:
+                upper, lower = upper.clip(0.0, 1.0), lower.clip(0.0, 1.0)
+            fig.add_trace(go.Scatter(x=mine["period"], y=upper, mode="lines", line={"width": 0},
                                      legendgroup=str(style), showlegend=False, hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=mine["period"], y=mine["lower"], mode="lines", line={"width": 0},
+            fig.add_trace(go.Scatter(x=mine["period"], y=lower, mode="lines", line={"width": 0},
                                      fill="tonexty", fillcolor=_rgba(color, 0.2), legendgroup=str(style),
                                      name=f"{name} · interval"))
         # connect the last observed period to the first forecast
@@ -364,7 +373,7 @@ def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterab
         if not hist.empty:
             x = [hist["period"].iloc[-1]] + x
             y = [float(hist[value].iloc[-1])] + y
-        hover = ("%{x|%Y-%m-%d}: %{y:.1%}" if value.endswith("share") else "%{x|%Y-%m-%d}: %{y:.3g}")
+        hover = "%{x|%Y-%m-%d}: %{y:.1%}" if is_share else "%{x|%Y-%m-%d}: %{y:.3g}"
         custom = None
         if "p_hot" in mine:
             custom = [None] + list(mine["p_hot"]) if not hist.empty else list(mine["p_hot"])
@@ -374,8 +383,8 @@ def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterab
                                  marker={"size": 6}, customdata=custom,
                                  hovertemplate=hover + "<extra>" + html.escape(name) + "</extra>"))
     fig.update_layout(title="History and forecast", xaxis={"title": "period"},
-                      yaxis={"title": VALUE_LABELS.get(value, value),
-                             "tickformat": ".0%" if value.endswith("share") else ","},
+                      yaxis={"title": VALUE_LABELS.get(value, value), "tickformat": ".0%" if is_share else ",",
+                             "rangemode": "tozero"},
                       hovermode="closest", legend={"itemsizing": "constant"})
     return fig
 

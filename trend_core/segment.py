@@ -5,11 +5,13 @@ A segmenter has `name`, `version` and `segment(image) -> bool array (H, W)` that
 
 - ``none``: every pixel is foreground (no segmentation).
 - ``border``: weights-free. The background colour model is learnt from the image border (a few
-  CIELAB colour clusters), every pixel's Lab distance to the nearest background colour is compared with
-  an adaptive threshold (a multiple of the border's own spread, capped by Otsu's split), the foreground is cleaned with
-  morphology, the largest connected component(s) are kept and holes filled. Skin-coloured pixels
-  (YCrCb rule) are then removed from the person mask when they are a minority of it, so the mask is
-  the clothing, not the face and arms.
+  CIELAB colour clusters; small clusters are figure parts touching the edge and are ignored). Every
+  pixel's Lab distance to the nearest background colour is compared with an adaptive threshold (a
+  multiple of the border's own colour spread, capped by Otsu's split); the foreground is cleaned with
+  scipy.ndimage morphology (opening, closing), the largest connected component(s) are kept and holes
+  filled. Skin-coloured pixels (YCrCb rule) are then removed from this person mask when they are a
+  minority of it, so the mask is the clothing, not face, arms and legs; when most of the figure is
+  skin-coloured (beige / nude clothes) nothing is removed.
 """
 from __future__ import annotations
 
@@ -114,20 +116,28 @@ def _border_pixels(arr: np.ndarray, frac: float) -> np.ndarray:
     return arr[ring]
 
 
-def _kmeans_colours(pixels: np.ndarray, k: int, iters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tiny Lloyd k-means on (m, 3) pixels: centres (k', 3) and the share of pixels per centre."""
+def _sq_dist(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Squared euclidean distances (m, k) between rows of x (m, 3) and centres c (k, 3)."""
+    d = (x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]
+    return np.maximum(d, 0.0)
+
+
+def _kmeans_colours(pixels: np.ndarray, k: int, iters: int, seed: int,
+                    max_pixels: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Tiny Lloyd k-means on (m, 3) pixels (subsampled to max_pixels): centres (k', 3) and the share
+    of pixels per centre."""
     rng = np.random.default_rng(seed)
+    if len(pixels) > max_pixels:
+        pixels = pixels[rng.choice(len(pixels), size=max_pixels, replace=False)]
     k = min(k, len(pixels))
     centres = pixels[rng.choice(len(pixels), size=k, replace=False)].copy()
     for _ in range(iters):
-        d = ((pixels[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        assign = d.argmin(1)
+        assign = _sq_dist(pixels, centres).argmin(1)
         for j in range(k):
             members = pixels[assign == j]
             if len(members):
                 centres[j] = members.mean(0)
-    d = ((pixels[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-    share = np.bincount(d.argmin(1), minlength=k) / len(pixels)
+    share = np.bincount(_sq_dist(pixels, centres).argmin(1), minlength=k) / len(pixels)
     return centres, share
 
 
@@ -155,6 +165,23 @@ def _keep_largest(mask: np.ndarray, min_share: float) -> np.ndarray:
     return np.isin(labels, keep)
 
 
+def _smooth(rgb: np.ndarray, max_std: float, size: int = 5) -> np.ndarray:
+    """Pixels whose local lightness std (size x size window) is below max_std."""
+    g = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * (100.0 / 255.0)
+    mean = ndimage.uniform_filter(g, size)
+    var = ndimage.uniform_filter(g * g, size) - mean * mean
+    return var < max_std ** 2
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill background regions that do not touch the image edge (faster than binary_fill_holes)."""
+    labels, n = ndimage.label(~mask)
+    if n == 0:
+        return mask
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return mask | ~np.isin(labels, edge[edge > 0]) & (labels > 0)
+
+
 # -- segmenters ----------------------------------------------------------------------------------
 @dataclass
 class NoSegmenter:
@@ -175,12 +202,14 @@ class BorderSegmenter:
     n_colours: background colour clusters; clusters holding less than min_colour_share of the border
         are treated as foreground touching the edge and ignored.
     min_threshold: smallest Lab distance (Delta E) counted as foreground.
-    remove_skin: subtract YCrCb skin pixels when they are less than max_skin_share of the person.
+    remove_skin: subtract YCrCb skin pixels when they are less than max_skin_share of the person;
+        skin grows from smooth skin-toned seeds (local lightness std over 5x5 below max_skin_texture)
+        by up to 3 px through skin-toned pixels, so skin-toned bits of a print stay clothing.
     max_side: images are segmented at most this large; the mask is scaled back.
     """
 
     name: str = "border"
-    version: str = "1"
+    version: str = "2"
     border_frac: float = 0.04
     n_colours: int = 4
     min_colour_share: float = 0.1
@@ -188,6 +217,7 @@ class BorderSegmenter:
     min_component_share: float = 0.15
     remove_skin: bool = True
     max_skin_share: float = 0.6
+    max_skin_texture: float = 6.0
     max_side: int = 256
     random_state: int = 0
 
@@ -207,9 +237,8 @@ class BorderSegmenter:
         border = _border_pixels(lab, self.border_frac)
         centres, share = _kmeans_colours(border, self.n_colours, iters=6, seed=self.random_state)
         centres = centres[share >= min(self.min_colour_share, share.max())]
-        flat = lab.reshape(-1, 3)
-        dist = np.sqrt(((flat[:, None, :] - centres[None, :, :]) ** 2).sum(-1).min(1))
-        border_dist = np.sqrt(((border[:, None, :] - centres[None, :, :]) ** 2).sum(-1).min(1))
+        dist = np.sqrt(_sq_dist(lab.reshape(-1, 3), centres).min(1))
+        border_dist = np.sqrt(_sq_dist(border, centres).min(1))
         return dist.reshape(lab.shape[:2]), border_dist
 
     def _threshold(self, dist: np.ndarray, border_dist: np.ndarray) -> float:
@@ -228,19 +257,24 @@ class BorderSegmenter:
         fg = ndimage.binary_opening(fg, structure=np.ones((3, 3), bool))
         fg = ndimage.binary_closing(fg, structure=np.ones((5, 5), bool), border_value=0)
         fg = _keep_largest(fg, self.min_component_share)
-        fg = ndimage.binary_fill_holes(fg)
+        fg = _fill_holes(fg)
         if fg.mean() < 0.005:  # no distinct figure: the whole frame is the subject (e.g. a close-up)
             return np.ones_like(fg)
         return fg
 
     def _remove_skin(self, rgb: np.ndarray, person: np.ndarray) -> np.ndarray:
-        skin = skin_mask(rgb) & person
-        skin = ndimage.binary_opening(skin, structure=np.ones((3, 3), bool))
+        toned = skin_mask(rgb) & person
+        seeds = ndimage.binary_opening(toned & _smooth(rgb, self.max_skin_texture),
+                                       structure=np.ones((3, 3), bool))
+        skin = ndimage.binary_dilation(seeds, iterations=3, mask=toned)  # grow into skin edges only
         n_person = person.sum()
         if n_person == 0 or skin.sum() > self.max_skin_share * n_person:
             return person  # skin-coloured clothing (beige, nude): keep the person mask
         clothes = person & ~skin
-        return ndimage.binary_opening(clothes, structure=np.ones((2, 2), bool))
+        # thin blended slivers along the skin's edge are not clothing; elsewhere the mask is kept as is
+        cross = ndimage.generate_binary_structure(2, 1)
+        near_skin = ndimage.binary_dilation(skin, structure=cross, iterations=2)
+        return ndimage.binary_opening(clothes, structure=cross) | (clothes & ~near_skin)
 
 
 def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

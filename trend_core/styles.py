@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
@@ -22,8 +23,8 @@ __all__ = ["reduce", "sweep_k", "choose_k", "fit_styles", "describe_styles", "cl
 SWEEP_COLUMNS = ["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"]
 UMAP_METRIC = "euclidean"   # fused blocks are standardised, so euclidean distances are meaningful
 MINIBATCH_ABOVE = 20000     # K-means switches to MiniBatchKMeans above this many points
-_PRECOMPUTE_BELOW = 4000   # silhouette samples up to this size share one distance matrix across K
-_EXACT_KNN_BELOW = 4096     # exact neighbours below this many points, NN-descent above
+_PRECOMPUTE_BELOW = 4000    # silhouette samples up to this size share one distance matrix across K
+_EXACT_KNN_BELOW = 20000    # exact (BLAS, chunked) neighbours below this many points, NN-descent above
 
 
 def _umap(n_neighbors: int, n_components: int, min_dist: float, seed: int, knn=None):
@@ -81,8 +82,10 @@ def _kmeans(Z: np.ndarray, k: int, seed: int, n_init: int):
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
 
-def _sample_scores(Z: np.ndarray, D: np.ndarray | None, idx: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
-    """Silhouette (on precomputed distances), Calinski-Harabasz and Davies-Bouldin on one sample."""
+def _sample_scores(Z: np.ndarray, D: np.ndarray | None, idx: np.ndarray, labels: np.ndarray
+                   ) -> tuple[float, float, float]:
+    """Silhouette (on the sample's precomputed distances D when given), Calinski-Harabasz and
+    Davies-Bouldin on one sample."""
     lab = labels[idx]
     if not 2 <= len(np.unique(lab)) <= len(idx) - 1:
         return np.nan, np.nan, np.nan
@@ -122,10 +125,13 @@ def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repea
             rows.append({"k": int(k), "silhouette": np.nan, "silhouette_std": np.nan,
                          "calinski_harabasz": np.nan, "davies_bouldin": np.nan, "seconds": 0.0})
             continue
-        labels = _kmeans(Z, int(k), seed, n_init=3).fit_predict(Z)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than K
+            labels = _kmeans(Z, int(k), seed, n_init=3).fit_predict(Z)
         scores = np.array([_sample_scores(Z, D, idx, labels) for idx, D in zip(samples, dists)])
         sil = _finite(scores[:, 0])
-        rows.append({"k": int(k), "silhouette": _mean(sil), "silhouette_std": float(sil.std()) if len(sil) else np.nan,
+        rows.append({"k": int(k), "silhouette": _mean(sil),
+                     "silhouette_std": float(sil.std()) if len(sil) else np.nan,
                      "calinski_harabasz": _mean(_finite(scores[:, 1])),
                      "davies_bouldin": _mean(_finite(scores[:, 2])),
                      "seconds": time.perf_counter() - t + shared})

@@ -1,13 +1,17 @@
 """Image embedder plug-ins. The weights-free `HandcraftedEmbedder` describes an outfit by
 
-- colour: a CIELAB lightness x (neutral / muted / vivid hue sector) histogram, Lab mean and std, and the
-  mean Lab colour of the top, middle and bottom third of the figure (what is worn above and below);
-- texture: rotation-invariant uniform LBP histograms at radii 1, 2 and 4 and gradient-orientation
-  histograms at two scales, inside the (eroded) foreground so the silhouette edge is not counted;
-- shape: the mask's bounding-box geometry, normalised central moments and row / column occupancy
-  profiles of the mask inside its bounding box (skirt vs trousers, wide vs slim).
+- colour (20 values): the colour *scheme* in CIELAB rather than exact hues, since one style comes in
+  many palettes: lightness histogram, neutral / muted / vivid chroma histogram, a chroma-weighted
+  6-sector hue histogram, Lab mean and std, and the Delta E between upper and lower garment;
+- texture (106): on contrast-normalised lightness, polarity-free rotation-invariant uniform LBP
+  histograms (radii 1, 2, 4; dark-on-light counts like light-on-dark) and magnitude-weighted
+  gradient-orientation histograms (two scales) over the eroded foreground, for the whole figure and
+  for its upper and lower half (a striped top over a plain skirt);
+- shape (20): bounding-box geometry, second-order moments, and per horizontal slice the clothing
+  width and the number of separate runs per row (dress vs trouser legs vs sleeves).
 
-Everything is computed on the mask's foreground when a mask is given, batched over images with numpy.
+With a mask, the figure is cropped to a square around the mask and everything is computed on the
+foreground only. Batched numpy (no Python loop over pixels): ~150 images/s at 128 px on one core.
 """
 from __future__ import annotations
 
@@ -59,14 +63,15 @@ _GRAD_SCALES = (1, 2)
 _ORI_BINS = 8
 _BAND_SPLIT = 0.5           # upper / lower garment split (share of the mask's bounding-box height)
 _BAND_LBP_RADII = (1, 2)
-_PROFILE = 12
+_PROFILE = 6                # horizontal slices of the mask's bounding box for width / run profiles
 _PROFILE_SAMPLES = 48
+_GRAY_SPREAD = 20.0         # foreground lightness is rescaled to this std before texture (contrast-free)
 _CROP_MARGIN = 0.05         # margin around the mask's bounding box when cropping the figure
 
 _COLOUR_DIM = _L_BINS + len(_CHROMA_EDGES) + 1 + _HUE_BINS + 6 + 1
 _TEXTURE_DIM = (len(_LBP_RADII) * _LBP_BINS + len(_GRAD_SCALES) * (_ORI_BINS + 1)
                 + 2 * (len(_BAND_LBP_RADII) * _LBP_BINS + _ORI_BINS + 1))
-_SHAPE_DIM = 5 + 7 + 2 * _PROFILE
+_SHAPE_DIM = 5 + 3 + 2 * _PROFILE
 
 
 def _riu2_table(p: int) -> np.ndarray:
@@ -138,12 +143,22 @@ def _shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return p[:, r + dy:r + dy + h, r + dx:r + dx + w]
 
 
-def _lbp_labels(gray: np.ndarray, r: int) -> np.ndarray:
-    """Rotation-invariant uniform LBP label per pixel (n, H, W)."""
-    code = np.zeros(gray.shape, dtype=np.int64)
+def _lbp_labels(gray: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation-invariant uniform LBP labels per pixel (n, H, W) for 'brighter than the centre' and,
+    for polarity-free texture, 'darker than the centre' (dark stripes on light = light on dark)."""
+    up = np.zeros(gray.shape, dtype=np.int64)
+    down = np.zeros(gray.shape, dtype=np.int64)
     for bit, (dy, dx) in enumerate(_neighbour_offsets(r)):
-        code |= (_shift(gray, dy, dx) > gray + _LBP_TOL).astype(np.int64) << bit
-    return _RIU2[code]
+        nb = _shift(gray, dy, dx)
+        up |= (nb > gray + _LBP_TOL).astype(np.int64) << bit
+        down |= (nb < gray - _LBP_TOL).astype(np.int64) << bit
+    return _RIU2[up], _RIU2[down]
+
+
+def _lbp_hist(labels: tuple[np.ndarray, np.ndarray], w: np.ndarray) -> np.ndarray:
+    """Polarity-free LBP histogram: the mean of the 'brighter' and 'darker' label histograms."""
+    up, down = labels
+    return (_weighted_hist(up, w, _LBP_BINS) + _weighted_hist(down, w, _LBP_BINS)) / 2
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +176,13 @@ def _orientation_hist(mag: np.ndarray, ori: np.ndarray, w: np.ndarray) -> np.nda
     return np.concatenate([hist, np.log1p(mean_mag)[:, None] / 3.0], axis=1)
 
 
+def _normalised_gray(L: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """Lightness with the foreground's mean removed and its std scaled to _GRAY_SPREAD, so texture
+    does not depend on how dark or how contrasted the garment's palette is."""
+    mean, std = _masked_mean_std(L[..., None], fg.astype(np.float32))
+    return (L - mean[:, :, None]) / np.maximum(std[:, :, None], 1.0) * _GRAY_SPREAD
+
+
 def _texture_features(gray: np.ndarray, fg: np.ndarray) -> np.ndarray:
     """Multi-scale LBP and orientation histograms inside the eroded foreground, for the whole figure
     and for its upper and lower band, (n, _TEXTURE_DIM)."""
@@ -168,10 +190,10 @@ def _texture_features(gray: np.ndarray, fg: np.ndarray) -> np.ndarray:
     for r in _LBP_RADII:
         inner = _erode(fg, r)
         labels = _lbp_labels(gray, r)
-        whole.append(_weighted_hist(labels, inner.astype(np.float32), _LBP_BINS))
+        whole.append(_lbp_hist(labels, inner.astype(np.float32)))
         if r in _BAND_LBP_RADII:
             for i, bw in enumerate(_band_weights(inner)):
-                per_band[i].append(_weighted_hist(labels, bw, _LBP_BINS))
+                per_band[i].append(_lbp_hist(labels, bw))
     for s in _GRAD_SCALES:
         g = gray if s == 1 else _pool(gray, s)
         m = fg if s == 1 else _pool(fg.astype(np.float32), s) > 0.99
@@ -214,7 +236,7 @@ def _bbox(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 
 def _central_moments(masks: np.ndarray) -> np.ndarray:
-    """Scale-invariant central moments eta20, eta02, eta11, eta30, eta03, eta21, eta12 (n, 7), cube-rooted."""
+    """Scale-invariant second-order central moments eta20, eta02, eta11 (n, 3), cube-rooted."""
     n, h, w = masks.shape
     m = masks.astype(np.float64)
     ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
@@ -223,7 +245,7 @@ def _central_moments(masks: np.ndarray) -> np.ndarray:
     dy = ys[None, :] - (row @ ys / m00)[:, None]  # (n, H)
     dx = xs[None, :] - (col @ xs / m00)[:, None]  # (n, W)
     out = []
-    for p, q in ((2, 0), (0, 2), (1, 1), (3, 0), (0, 3), (2, 1), (1, 2)):
+    for p, q in ((2, 0), (0, 2), (1, 1)):
         mu = np.einsum("nhw,nh,nw->n", m, dy ** q, dx ** p)
         out.append(mu / m00 ** (1 + (p + q) / 2))
     eta = np.stack(out, axis=1)
@@ -324,9 +346,9 @@ class HandcraftedEmbedder:
     def _features(self, rgb: np.ndarray, fg: np.ndarray) -> np.ndarray:
         fg = fg.copy()
         fg[~fg.any((1, 2))] = True  # a crop whose mask vanished in resizing: use the crop
-        lab = rgb_to_lab(rgb)
+        lab = rgb_to_lab(rgb).astype(np.float64)  # float64: a vector must not depend on its batch
         colour = _colour_features(lab, fg.astype(np.float32), _band_weights(fg))
-        texture = _texture_features(lab[..., 0], fg)
+        texture = _texture_features(_normalised_gray(lab[..., 0], fg), fg)
         shape = _shape_features(fg)
         return np.concatenate([colour, texture, shape], axis=1).astype(np.float32)
 
