@@ -63,6 +63,11 @@ if train:
                                                  "result": result}
 
 last = st.session_state.get("forecast_last")
+if (not last or last["clustering_key"] != view.clustering_key) and saved:
+    saved_cfg = defaults.replace(**{k: tuple(v) if k == "modalities" else v for k, v in saved.items()})
+    stored = pipeline.load_forecast(ui.store(), view, saved_cfg)  # the last training, shown on open
+    if stored is not None:
+        last = {"clustering_key": view.clustering_key, "config": saved_cfg, "result": stored}
 if not last or last["clustering_key"] != view.clustering_key:
     st.info("Choose the inputs and press **Train**. Results are cached: training again with the same "
             "settings and data is instant.")

@@ -225,6 +225,11 @@ def test_forecast_training_metrics_and_csv(demo_db_copy, monkeypatch):
     table = pd.read_csv(io.BytesIO(csv_bytes))
     assert len(table) == view.k * 2  # one row per style and horizon step (H = 2)
 
+    reopened = open_app(demo_db_copy, monkeypatch, "app_pages/forecast.py")  # a new session
+    assert not reopened.exception
+    assert any("Loaded from cache" in s.value for s in reopened.success)
+    assert set(frame_with(reopened, "model", "mae", "wape")["model"]) == models
+
 
 def _capture_media(monkeypatch) -> dict[str, bytes]:
     """Record every file AppTest's media storage receives (file id -> bytes), so a download

@@ -549,30 +549,40 @@ def _table_from_json(text: str) -> pd.DataFrame:
     return frame
 
 
+def _cached_forecast(key: str, stored: tuple[dict, dict[str, Any]], cached: bool,
+                     fcfg: ForecastConfig) -> CachedForecast:
+    meta = stored[1]
+    tables = {name: _table_from_json(meta[name]) for name in _FORECAST_TABLES}
+    return CachedForecast(key=key, cached=cached, split=meta["split"], info=meta.get("info", {}),
+                          config=fcfg, **tables)
+
+
+def load_forecast(store: Store, view: StylesView, fcfg: ForecastConfig) -> CachedForecast | None:
+    """The stored forecast for this clustering and these settings, or None when never trained."""
+    key = forecast_key(view, fcfg)
+    stored = store.get_artifact(key)
+    return None if stored is None else _cached_forecast(key, stored, True, fcfg)
+
+
 def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = None,
                  progress: Progress | None = None) -> CachedForecast:
     """Train the LSTM and baselines on the style panel (cached by key) and return the results."""
     from trend_core.forecast import run_forecast as forecast_panel
 
     fcfg = fcfg or ForecastConfig()
-    key = forecast_key(view, fcfg)
-    stored = store.get_artifact(key)
-    if stored is None:
-        panel, covariates, modalities = forecast_inputs(store, view, fcfg)
-        result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
-                                trend=view.config.trends, threads=_torch_threads())
-        meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
-        meta.update(split=result.split, info=result.info)
-        store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
-        stored, cached = store.get_artifact(key), False
-    else:
-        cached = True
+    found = load_forecast(store, view, fcfg)
+    if found is not None:
         if progress:
             progress(1.0, "cached: same data and settings were trained before")
-    meta = stored[1]
-    tables = {name: _table_from_json(meta[name]) for name in _FORECAST_TABLES}
-    return CachedForecast(key=key, cached=cached, split=meta["split"], info=meta.get("info", {}),
-                          config=fcfg, **tables)
+        return found
+    panel, covariates, modalities = forecast_inputs(store, view, fcfg)
+    result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
+                            trend=view.config.trends, threads=_torch_threads())
+    meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
+    meta.update(split=result.split, info=result.info)
+    key = forecast_key(view, fcfg)
+    store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
+    return _cached_forecast(key, store.get_artifact(key), False, fcfg)
 
 
 def forecast_csv(result: CachedForecast, view: StylesView) -> str:
