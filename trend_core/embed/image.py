@@ -362,3 +362,9 @@ def get_embedder(name: str, **params) -> ImageEmbedder:
         return IMAGE_EMBEDDERS[name](**params)
     except KeyError:
         raise ValueError(f"unknown image encoder {name!r}; choose from {sorted(IMAGE_EMBEDDERS)}") from None
+
+try:  # torch is imported only when a ResNet is loaded, so this stays cheap
+    from trend_core.embed.resnet import ResNet50Embedder  # noqa: E402
+    IMAGE_EMBEDDERS["resnet50"] = ResNet50Embedder
+except ImportError:  # pragma: no cover
+    pass
