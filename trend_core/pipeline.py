@@ -28,7 +28,6 @@ from trend_core.store import Store
 Progress = Callable[[float, str], None]
 BATCH = 256
 SEGMENT_SIDE = 128  # masks are computed on images downscaled to this longest side (ARI unchanged vs 256, 3x faster)
-MODALITIES = ("image", "text", "engagement")
 
 
 def _quiet(fraction: float, message: str) -> None:
