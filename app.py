@@ -22,6 +22,8 @@ st.set_page_config(page_title="Style trends", page_icon=":material/checkroom:", 
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+    st.Page("app_pages/segmentation.py", title="Segmentation", icon=":material/content_cut:",
+            url_path="segmentation"),
     st.Page("app_pages/styles.py", title="Styles", icon=":material/palette:", url_path="styles", default=True),
     st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     st.Page("app_pages/trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"),
@@ -43,6 +45,6 @@ with st.sidebar:
     cols = st.columns(2)
     cols[0].metric("Posts", f"{n_posts:,}")
     cols[1].metric("Device", ui.device_name().split(" ")[0],
-                   help=ui.device_name() + " (forecast training runs here)")
+                   help=ui.device_name() + ": segmentation, image embeddings and forecast training run here")
 
 page.run()

@@ -59,14 +59,10 @@ def store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def device_name() -> str:
-    """'cuda (GPU name)' when torch sees a GPU, else 'cpu'."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a requirement
-        return "cpu (torch missing)"
-    if torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    return "cpu"
+    """'cuda (GPU name)' when torch sees a GPU (or $TREND_DEVICE says so), else 'cpu (N threads)'."""
+    from trend_core.device import device_label
+
+    return device_label()
 
 
 def post_count() -> int:
@@ -79,7 +75,27 @@ class _NotComputed(Exception):
 
 
 def current_config() -> PipelineConfig:
-    return pipeline.config_from_settings(store())
+    """The saved settings, with parts that cannot run here replaced by weights-free ones."""
+    return effective_settings()[0]
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def _effective(config: PipelineConfig) -> tuple[PipelineConfig, list[str]]:
+    from trend_core.plugins import effective_config
+
+    return effective_config(config, fallback=True)
+
+
+def effective_settings() -> tuple[PipelineConfig, list[str]]:
+    """(configuration that runs here, one notice per part that fell back); availability of weights
+    is checked again at most once a minute."""
+    return _effective(pipeline.config_from_settings(store()))
+
+
+def show_fallback_notices() -> None:
+    """Say which chosen parts (segmenter, encoder, text method) cannot run here and what replaced them."""
+    for notice in effective_settings()[1]:
+        st.warning(notice, icon=":material/swap_horiz:")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -152,7 +168,7 @@ def images(hashes: Iterable[str], column: str = "thumb") -> dict[str, bytes]:
 
 def clear_caches() -> None:
     """After a write (import, pipeline run) drop cached reads; the store stays."""
-    for fn in (_dataset_key, load_posts, _load_view, _shares, _top_styles):
+    for fn in (_dataset_key, load_posts, _load_view, _shares, _top_styles, _effective):
         fn.clear()
 
 
@@ -206,7 +222,7 @@ def build_demo_now(n_posts: int, seed: int = 0) -> None:
     result = run_with_progress(
         f"Building the demo dataset ({n_posts} posts)",
         lambda progress: pipeline.build_demo(s, n_posts=n_posts, seed=seed, config=current_config(),
-                                             progress=progress))
+                                             progress=progress, fallback=True))
     clear_caches()
     remember_reports(result, f"demo, {n_posts} posts")
     st.rerun()
@@ -215,7 +231,7 @@ def build_demo_now(n_posts: int, seed: int = 0) -> None:
 def compute_styles_now(label: str = "Computing styles") -> pipeline.PipelineResult:
     s = store()
     config = current_config()
-    result = run_with_progress(label, lambda progress: pipeline.run_pipeline(s, config, progress))
+    result = run_with_progress(label, lambda progress: pipeline.run_pipeline(s, config, progress, fallback=True))
     clear_caches()
     remember_reports(result, label.lower())
     return result

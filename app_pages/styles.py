@@ -6,13 +6,34 @@ import streamlit as st
 
 from app_pages import _common as ui
 from trend_core import pipeline, plots
+from trend_core.plugins import Choice, encoder_choices, text_choices
+
+MODALITY_HELP = {"image": "image (full photo)", "mask": "mask (clothing only)", "text": "text",
+                 "engagement": "engagement"}
 
 st.title("Styles")
 st.caption("Styles are clusters of fused image + text (+ engagement) features. Pick K on the silhouette "
            "curve; applying a new K refits only the K-dependent stages.")
 
+
+def _plugin_select(label: str, choices: list[Choice], setting: str, current: str, key: str) -> str:
+    """A selectbox over registered plug-ins; unavailable ones are marked and their reason shown."""
+    by_name = {c.name: c for c in choices}
+    names = list(by_name)
+    saved = pipeline.load_choice(ui.store(), setting) or current
+    chosen = st.selectbox(label, names, key=key, index=names.index(saved) if saved in names else 0,
+                          format_func=lambda n: n if by_name[n].available else f"{n} (unavailable here)",
+                          help="; ".join(f"{c.name}: {c.description}" for c in choices))
+    if not by_name[chosen].available:
+        st.caption(f":red[{ui.md(chosen)} cannot run here:] {ui.md(by_name[chosen].problem)}")
+    return chosen
+
+
 view = ui.require_view("styles")
 config = ui.current_config()
+ui.show_fallback_notices()
+st.caption(f"Segmenter **{ui.md(config.segment.method)}** · image encoder **{ui.md(config.image.encoder)}** · "
+           f"text **{ui.md(config.text.method)}** · features {ui.md(', '.join(config.fusion.modalities))}")
 
 left, right = st.columns([3, 1])
 with right:
@@ -22,10 +43,14 @@ with right:
     use_auto = st.checkbox(f"Auto (best silhouette: K = {view.auto_k})", value=not saved_k, key="styles_auto_k")
     k_value = st.number_input("K", min_value=min(sweep_ks), max_value=max(sweep_ks), value=int(view.k), step=1,
                               key="styles_k", disabled=use_auto)
-    modalities = st.multiselect("Features used for styles", ["image", "text", "engagement"],
-                                default=list(config.fusion.modalities), key="styles_modalities",
+    modalities = st.multiselect("Features used for styles", list(MODALITY_HELP),
+                                default=[m for m in config.fusion.modalities if m in MODALITY_HELP],
+                                key="styles_modalities", format_func=lambda m: MODALITY_HELP[m],
                                 help="Changing these recomputes fusion, UMAP, the sweep and the fit; "
-                                     "image and text features stay cached.")
+                                     "per-image masks and embeddings stay cached.")
+    encoder = _plugin_select("Image encoder", encoder_choices(), "encoder", config.image.encoder, "styles_encoder")
+    text_method = _plugin_select("Text features", text_choices(config), "text_method", config.text.method,
+                                 "styles_text_method")
     if st.button("Apply", type="primary", key="styles_apply"):
         if not modalities:
             st.error("Pick at least one feature.")
@@ -33,6 +58,8 @@ with right:
             s = ui.store()
             pipeline.save_choice(s, "k", None if use_auto else int(k_value))
             pipeline.save_choice(s, "modalities", list(modalities))
+            pipeline.save_choice(s, "encoder", encoder)
+            pipeline.save_choice(s, "text_method", text_method)
             ui.compute_styles_now(f"Applying K = {'auto' if use_auto else int(k_value)}")
             st.rerun()
     st.metric("K in use", view.k, delta=None if view.k == view.auto_k else f"auto K = {view.auto_k}",
@@ -50,7 +77,7 @@ excluded = view.posts["excluded"].dropna()
 if len(excluded):
     st.caption(f"{len(excluded):,} of {len(view.posts):,} posts were left out of style fitting: "
                + ", ".join(f"{reason} ({n})" for reason, n in excluded.value_counts().head(4).items()))
-table = view.styles[["style", "name", "size", "keywords"]].copy()
+table = view.styles[["style", "name", "size", "keywords", "phrases"]].copy()
 table["share"] = table["size"] / max(int(table["size"].sum()), 1)
 st.dataframe(table, hide_index=True, width="stretch", key="styles_table",
              column_config={"share": st.column_config.ProgressColumn("share", format="percent",

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-PAGES = ["app_pages/data.py", "app_pages/styles.py", "app_pages/map.py", "app_pages/trends.py", "app_pages/forecast.py"]
+PAGES = ["app_pages/data.py", "app_pages/segmentation.py", "app_pages/styles.py", "app_pages/map.py", "app_pages/trends.py", "app_pages/forecast.py"]
 TIMEOUT = 240  # seconds per script run (a pipeline re-run or a short training on a slow CPU)
 
 
@@ -67,8 +67,10 @@ def view_for(db: Path):
     from trend_core import pipeline
     from trend_core.store import Store
 
+    from trend_core.plugins import effective_config
+
     store = Store(db)
-    return pipeline.load_view(store, pipeline.config_from_settings(store))
+    return pipeline.load_view(store, effective_config(pipeline.config_from_settings(store))[0])
 
 
 # -- empty database ------------------------------------------------------------------------------
@@ -140,6 +142,46 @@ def test_applying_k_changes_the_styles_table(demo_db_copy, monkeypatch):
     silhouette = trace(charts(at)[0], "silhouette")
     assert any(t.name == f"K in use = {new_k}" for t in charts(at)[0].data)
     assert len(silhouette.x) == len(view.sweep)
+
+
+def test_styles_page_lists_encoders_and_says_when_one_falls_back(demo_db_copy, monkeypatch, tmp_path):
+    from trend_core import pipeline
+    from trend_core.store import Store
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))  # no ResNet-50 weights here
+    monkeypatch.delenv("TREND_RESNET50_WEIGHTS", raising=False)
+    pipeline.save_choice(Store(demo_db_copy), "encoder", "resnet50")
+    at = open_app(demo_db_copy, monkeypatch, "app_pages/styles.py")
+    encoder = at.selectbox(key="styles_encoder")
+    assert "handcrafted" in encoder.options and "resnet50 (unavailable here)" in encoder.options
+    assert encoder.value == "resnet50"
+    notices = [w.value for w in at.warning]
+    assert any("resnet50" in n and "handcrafted" in n for n in notices), notices
+    reason = "TREND\\_RESNET50\\_WEIGHTS"  # markdown-escaped in the caption
+    assert any(reason in c.value for c in at.caption), "the reason is shown beside the choice"
+    assert set(at.selectbox(key="styles_text_method").options) >= {"tfidf", "word2vec"}
+    assert len(frame_with(at, "name", "size", "keywords", "phrases")) == view_for(demo_db_copy).k
+
+
+# -- segmentation --------------------------------------------------------------------------------
+def test_segmentation_page_sample_histogram_and_new_segmenter(demo_db_copy, monkeypatch):
+    at = open_app(demo_db_copy, monkeypatch, "app_pages/segmentation.py")
+    labels = at.selectbox(key="seg_method").options  # "name: description" or "name (unavailable here)"
+    assert {"none", "border", "grabcut"} <= {label.split(":")[0].split(" ")[0] for label in labels}
+    histogram = charts(at)[0]
+    assert histogram.data[0].type == "histogram" and len(histogram.data[0].x) > 0
+    at.number_input(key="seg_sample_n").set_value(3).run()
+    rows = at.image
+    assert len(rows) == 3  # one row per sampled image: original, person, clothing, masked image
+    assert all(row.captions[:3] == ["original", "person", "clothing"] for row in rows)
+    assert all(row.captions[3].startswith("clothing ") and "%" in row.captions[3] for row in rows)
+    at.selectbox(key="seg_method").set_value("grabcut").run()
+    at.slider(key="seg_threshold").set_value(0.1).run()
+    at.button(key="seg_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    view = view_for(demo_db_copy)
+    assert view.config.segment.method == "grabcut" and view.config.segment.min_clothing_ratio == 0.1
+    assert any("grabcut" in c.value for c in at.caption)
 
 
 # -- data ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from PIL import Image
 from test_segment import draw_figure
 from trend_core.config import TextConfig
 from trend_core.embed.fusion import balance_block, fuse, missing_rows
-from trend_core.embed.image import IMAGE_EMBEDDERS, HandcraftedEmbedder, ImageEmbedder, encoder_id
+from trend_core.embed.image import IMAGE_EMBEDDERS, HandcraftedEmbedder, ImageEmbedder, encoder_id, encoder_status
 from trend_core.embed.numeric import ENGAGEMENT_FEATURES, engagement_matrix
 from trend_core.embed.text import TfidfSvdText
 from trend_core.segment import BorderSegmenter
@@ -134,3 +134,16 @@ def test_fuse_keeps_text_scale_and_imputes_missing_rows():
     assert abs(t[25, 0] - t[30, 0]) < 0.1 * abs(t[30, 0])
     flat = fuse({"image": image, "text": text}, impute_neighbors=0)
     assert np.allclose(flat[3, 5:], balance_block(text, standardize=False, missing=missing_rows(text))[3])
+
+
+def test_handcrafted_preprocess_forward_split(figures):
+    images, masks = figures
+    emb = HandcraftedEmbedder(size=64)
+    batch = np.stack([emb.preprocess(img, m) for img, m in zip(images, masks)])
+    assert batch.shape == (3, 64, 64, 4) and batch.dtype == np.uint8
+    assert set(np.unique(batch[..., 3])) <= {0, 255} and batch[..., 3].any()
+    assert np.array_equal(emb.forward(batch), emb.embed(images, masks))
+    assert emb.forward(batch[:0]).shape == (0, emb.dim)
+    whole = emb.preprocess(images[0], None)
+    assert (whole[..., 3] == 255).all()
+    assert emb.batch_size > 0 and encoder_status("handcrafted") is None

@@ -55,7 +55,7 @@ def test_changing_text_setting_keeps_image_caches(demo_store: Store) -> None:
     config = _config()
     config = replace(config, text=config.text.replace(svd_dim=24))
     cached = _cached(pipeline.run_pipeline(demo_store, config))
-    assert cached["segment"] and cached["image embedding"]
+    assert cached["segment"] and cached["mask embedding"]
     assert not cached["text features"] and not cached["fusion"] and not cached["styles"]
 
 

@@ -107,7 +107,7 @@ def test_describe_styles_keywords_and_exemplars():
     centers = np.array([Z[:10].mean(0), Z[10:].mean(0)])
     ids = [f"p{i}" for i in range(20)]
     table = describe_styles(labels, tokens, Z, centers, ids, top_k=3, n_exemplars=4)
-    assert list(table.columns) == ["style", "size", "keywords", "exemplars"]
+    assert list(table.columns) == ["style", "size", "keywords", "exemplars", "phrases"]
     assert table["size"].tolist() == [10, 10]
     assert set(table.loc[0, "keywords"]) == set(vocab[0])
     assert set(table.loc[1, "keywords"]) == set(vocab[1])

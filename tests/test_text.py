@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import math
 
+import emoji
+import numpy as np
+import pytest
+
 from trend_core import text
 
 
@@ -87,3 +91,89 @@ def test_keywords_rank_repeated_specific_words_first():
     assert len(top) == 2 and "连衣裙" in top
     assert text.keywords([], 3) == []
     assert sorted(text.keywords(["a1", "b2"], 5)) == ["a1", "b2"]
+
+
+# -- keyphrases ----------------------------------------------------------------------------------
+def test_phrase_candidates_are_runs_between_stopwords_and_punctuation():
+    phrases = text.phrase_candidates("今天穿了一条法式碎花连衣裙，搭配白色帆布鞋")
+    shown = [text.phrase_text(p) for p in phrases]
+    assert any("碎花连衣裙" in s for s in shown) and "白色帆布鞋" in shown
+    assert "法式 碎花 连衣裙" in phrases                        # words kept apart for RAKE
+    stop = text.load_stopwords()
+    for phrase in phrases:
+        assert not set(phrase.split()) & stop
+        assert not any(ch in phrase for ch in "，。！,")
+    assert all(w not in " ".join(phrases) for w in ("今天", "一条", "搭配"))  # stopword, numeral, verb
+
+
+def test_phrase_candidates_emoji_latin_and_blank():
+    phrases = text.phrase_candidates("😍✨ 我的oversize卫衣 New Balance 990 真的很好看啊！！ "
+                                     "#ootd #美式复古[话题]#")
+    assert "oversize 卫衣" in phrases and "new balance" in phrases and "ootd" in phrases
+    assert "美式 复古" in phrases and len(phrases) == len(set(phrases))
+    assert not any(emoji.emoji_count(p) for p in phrases)  # emoji became words
+    assert text.phrase_text("oversize 卫衣") == "oversize卫衣"
+    assert text.phrase_text("new balance") == "new balance"
+    assert text.phrase_candidates("") == [] and text.phrase_candidates(None) == []
+    assert text.phrase_candidates("!!!。。。") == []
+    long_run = text.phrase_candidates("法式复古碎花小清新连衣裙", max_words=2)
+    assert all(len(p.split()) <= 2 for p in long_run) and long_run[-1].endswith("连衣裙")
+
+
+def test_join_and_split_phrases_round_trip():
+    phrases = ["法式 碎花 连衣裙", "new balance"]
+    assert text.split_phrases(text.join_phrases(phrases)) == phrases
+    assert text.split_phrases("") == [] and text.split_phrases(None) == []
+
+
+def test_rake_scores_degree_over_frequency():
+    scores = text.rake_scores([["a b", "b"], ["b c"]])
+    # freq: a 1, b 3, c 1; degree: a 2, b 2+1+2 = 5, c 2
+    assert math.isclose(scores["a b"], 2 + 5 / 3) and math.isclose(scores["b"], 5 / 3)
+    assert math.isclose(scores["b c"], 5 / 3 + 2)
+
+
+def test_rank_phrases_prefers_frequent_distinctive_phrases():
+    floral = [["法式 碎花 连衣裙", "白色 帆布鞋"], ["碎花 连衣裙", "显瘦"], ["法式 碎花 连衣裙", "显瘦"],
+              ["一次 就够"]]
+    office = [["西装 外套", "显瘦"], ["西装 外套", "通勤"], ["显瘦"]]
+    top = text.rank_phrases(floral, top_k=3)
+    assert top[0] == "法式碎花连衣裙"
+    assert "碎花连衣裙" not in top                              # part of a phrase already kept
+    assert "一次就够" not in top and "白色帆布鞋" not in top     # used by fewer than min_posts posts
+    against_all = text.rank_phrases(floral, top_k=3, reference=floral + office)
+    assert against_all == ["法式碎花连衣裙", "显瘦"]
+    assert text.rank_phrases(office, top_k=1, reference=floral + office) == ["西装外套"]
+    assert text.rank_phrases([["一次 就够"]], top_k=2) == ["一次就够"]  # no phrase reaches min_posts
+    assert text.rank_phrases([], 3) == [] and text.rank_phrases(floral, 0) == []
+    words = text.rank_phrases(floral + floral, top_k=3, method="textrank")
+    assert words and all(" " not in w for w in words) and set(words) <= {"法式", "碎花", "连衣裙", "白色",
+                                                                       "帆布鞋", "显瘦", "一次", "就够"}
+    with pytest.raises(ValueError, match="yake"):
+        text.rank_phrases(floral, method="yake")
+
+
+def test_describe_styles_gives_phrases_per_style():
+    from trend_core.demo import generate_demo
+    from trend_core.styles import DESCRIBE_COLUMNS, describe_styles
+
+    posts = generate_demo(n_posts=200, seed=0).posts
+    docs = [text.post_document(t, c, g) for t, c, g in zip(posts["title"], posts["content"], posts["tags"])]
+    names = sorted(posts["true_style"].unique())
+    labels = np.searchsorted(names, posts["true_style"].to_numpy(dtype=str))
+    Z = np.random.default_rng(0).normal(size=(len(docs), 3))
+    centers = np.stack([Z[labels == s].mean(axis=0) for s in range(len(names))])
+    tokens = [text.tokenize(d) for d in docs]
+    phrase_lists = [text.phrase_candidates(d) for d in docs]
+    table = describe_styles(labels, tokens, Z, centers, list(posts["post_id"]), phrase_lists=phrase_lists,
+                            n_phrases=4)
+    assert list(table.columns) == DESCRIBE_COLUMNS
+    assert all(1 <= len(p) <= 4 for p in table["phrases"])
+    floral = table["phrases"][names.index("碎花连衣裙")]
+    assert any("碎花" in p for p in floral)
+    office = table["phrases"][names.index("通勤西装")]
+    assert not any("碎花" in p for p in office)
+    plain = describe_styles(labels, tokens, Z, centers, list(posts["post_id"]))
+    assert plain["phrases"].map(len).sum() == 0
+    kept = ["style", "size", "keywords", "exemplars"]
+    assert plain[kept].equals(table[kept])

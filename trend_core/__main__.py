@@ -30,6 +30,14 @@ def _pipeline_config(args: argparse.Namespace, store: Store) -> PipelineConfig:
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(args.modalities.split(","))))
     if getattr(args, "source", None):
         config = replace(config, style_source=args.source)
+    if getattr(args, "segmenter", None) or getattr(args, "min_clothing", None) is not None:
+        config = replace(config, segment=config.segment.replace(
+            method=args.segmenter or config.segment.method,
+            min_clothing_ratio=config.segment.min_clothing_ratio if args.min_clothing is None else args.min_clothing))
+    if getattr(args, "encoder", None):
+        config = replace(config, image=config.image.replace(encoder=args.encoder))
+    if getattr(args, "text_method", None):
+        config = replace(config, text=config.text.replace(method=args.text_method))
     return config
 
 
@@ -38,7 +46,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     store = Store(args.db)
     result = build_demo(store, n_posts=args.posts, seed=args.seed, config=_pipeline_config(args, store),
-                        progress=None if args.quiet else _stderr_progress)
+                        progress=None if args.quiet else _stderr_progress, fallback=args.fallback)
     _print_json(result.summary() | {"k": result.view.k if result.view else None, "posts": store.count_posts()})
     return 0
 
@@ -56,15 +64,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trend_core.pipeline import run_pipeline
 
     store = Store(args.db)
-    result = run_pipeline(store, _pipeline_config(args, store), None if args.quiet else _stderr_progress)
+    result = run_pipeline(store, _pipeline_config(args, store), None if args.quiet else _stderr_progress,
+                          fallback=args.fallback)
+    for notice in result.notices:
+        print(f"note: {notice}", file=sys.stderr)
     _print_json(result.summary() | {"k": result.view.k if result.view else None})
     return 0
 
 
 def _require_view(store: Store, args: argparse.Namespace):
     from trend_core.pipeline import load_view
+    from trend_core.plugins import effective_config
 
-    view = load_view(store, _pipeline_config(args, store))
+    view = load_view(store, effective_config(_pipeline_config(args, store), fallback=args.fallback)[0])
     if view is None:
         sys.exit("no styles computed for these settings yet: run `python -m trend_core run` first")
     return view
@@ -106,6 +118,18 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from trend_core.device import device_label
+    from trend_core.plugins import encoder_choices, segmenter_choices, text_choices
+
+    _print_json({"device": device_label(), **{
+        kind: [{"name": c.name, "available": c.available, "description": c.description, "problem": c.problem}
+               for c in choices()]
+        for kind, choices in (("segmenters", segmenter_choices), ("image_encoders", encoder_choices),
+                              ("text_methods", text_choices))}})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trend_core", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -114,8 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     styles = argparse.ArgumentParser(add_help=False)
     styles.add_argument("--k", type=int, help="number of styles (0 = pick by silhouette)")
-    styles.add_argument("--modalities", help="fused blocks, e.g. image,text,engagement")
+    styles.add_argument("--modalities", help="fused blocks from image,mask,text,engagement (default mask,text,engagement)")
     styles.add_argument("--source", choices=["clusters", "labels"], help="styles from clustering or the style column")
+    styles.add_argument("--segmenter", help="clothing segmenter: none, border, grabcut, deeplabv3_mobilenet, deeplabv3_resnet50 (`plugins` lists them)")
+    styles.add_argument("--min-clothing", type=float, help="leave out images with less clothing than this share (0.05)")
+    styles.add_argument("--encoder", help="image encoder: handcrafted, resnet50, clip (`plugins` lists them)")
+    styles.add_argument("--text-method", choices=["tfidf", "word2vec", "sentence"], help="text features")
+    styles.add_argument("--fallback", action="store_true",
+                        help="use the weights-free part when a chosen one cannot run here (else stop with how to fix it)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", parents=[common, styles], help="write the demo dataset and run the pipeline")
@@ -128,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", help="folder that image paths are relative to")
     p.add_argument("--map", nargs="*", metavar="THEIRS=OURS", help="column mapping, e.g. 发布时间=post_date")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("plugins", parents=[common], help="segmenters, encoders, text methods and whether each can run here")
+    p.set_defaults(func=cmd_plugins)
 
     p = sub.add_parser("run", parents=[common, styles], help="run every stage that is not cached")
     p.set_defaults(func=cmd_run)
@@ -153,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--forecast-modalities", default=",".join(defaults.modalities),
-                   help="LSTM inputs: share,count,engagement,image,text")
+                   help="LSTM inputs: share,count,engagement,image,mask,text")
     p.set_defaults(func=cmd_forecast)
     return parser
 

@@ -45,21 +45,28 @@ class SegmentConfig(StageConfig):
 @dataclass(frozen=True)
 class ImageConfig(StageConfig):
     encoder: str = "handcrafted"  # registry name in trend_core.embed.image.IMAGE_EMBEDDERS
-    use_mask: bool = True         # describe the foreground only when a mask exists
-    size: int = 128               # images are resized to size x size before encoding
+    size: int = 128               # input side for encoders that take any size (handcrafted); CNNs use their own
 
 
 @dataclass(frozen=True)
 class TextConfig(StageConfig):
+    method: str = "tfidf"      # tfidf (TF-IDF + SVD) | word2vec (gensim, trained on the corpus) | sentence
     svd_dim: int = 48          # TF-IDF is reduced to this many dimensions
     min_df: int = 2            # a token must appear in this many posts
     max_features: int = 20000  # vocabulary cap
+    w2v_dim: int = 64          # word2vec vector size
+    w2v_window: int = 5        # word2vec context window
+    w2v_epochs: int = 20       # word2vec training passes over the corpus
+    sentence_model: str = "paraphrase-multilingual-MiniLM-L12-v2"  # sentence-transformers model (local only)
 
 
 @dataclass(frozen=True)
 class FusionConfig(StageConfig):
-    modalities: tuple[str, ...] = ("image", "text", "engagement")  # blocks that enter the fused vector
+    # blocks that enter the fused vector: image (encoder on the full photo), mask (encoder on the
+    # clothing only, the masked image), text, engagement
+    modalities: tuple[str, ...] = ("mask", "text", "engagement")
     image_weight: float = 1.0
+    mask_weight: float = 1.0
     text_weight: float = 1.0
     engagement_weight: float = 0.25
 

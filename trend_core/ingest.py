@@ -3,6 +3,9 @@
 Every input row is either accepted or stored in the `rejects` table with a short reason code, so
 `accepted + rejected == rows_read`. See docs/DATA_FORMAT.md for the full reference.
 
+Video posts (a `video` column, or a video file in the image column): the frame at 15 s, or the middle
+of a shorter clip (trend_core.video), is stored as the post's image like a photo.
+
 Date rule (rows with `MM-DD` dates and no year): the reference date is `reference_date` when given,
 else the latest full date (with a year) in the file, else today; an `MM-DD` date gets the latest year
 that puts it on or before the reference date.
@@ -30,8 +33,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
+from trend_core import video
 from trend_core.store import POST_COLUMNS, Store
 from trend_core.text import extract_hashtags
+from trend_core.video import VideoRejected, is_video_name
 
 # -- limits ----------------------------------------------------------------------------------------
 MAX_PIXELS = 60_000_000          # larger images are rejected as image_too_large (decompression bombs)
@@ -44,9 +49,9 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # epoch timestamps are read in Ch
 
 # -- columns ---------------------------------------------------------------------------------------
 INPUT_COLUMNS = ("post_id", "poster_id", "title", "content", "tags", "post_date", "likes", "collects",
-                 "comments", "image_source", "style_label")
+                 "comments", "image_source", "video", "style_label")  # `video` is input only
 REQUIRED_COLUMNS = ("post_date",)
-CONTENT_COLUMNS = ("title", "content", "tags", "image_source")  # at least one must exist
+CONTENT_COLUMNS = ("title", "content", "tags", "image_source", "video")  # at least one must exist
 COUNT_COLUMNS = ("likes", "collects", "comments")
 TEXT_COLUMNS = ("title", "content", "tags")
 
@@ -54,7 +59,7 @@ TEXT_COLUMNS = ("title", "content", "tags")
 CRAWL_COLUMNS: dict[str, str] = {
     "post_id": "post_id", "poster_id": "poster_id", "post_title": "title", "post_content": "content",
     "post_tag": "tags", "post_date": "post_date", "post_like": "likes", "post_collect": "collects",
-    "post_comments": "comments", "post_img": "image_source",
+    "post_comments": "comments", "post_img": "image_source", "post_video": "video",
 }
 
 # Other common names (lower-case) -> canonical column.
@@ -82,6 +87,8 @@ DEFAULT_ALIASES: dict[str, str] = {
     "image": "image_source", "img": "image_source", "image_path": "image_source",
     "image_url": "image_source", "images": "image_source", "img_path": "image_source",
     "picture": "image_source", "photo": "image_source", "image_file": "image_source", "图片": "image_source",
+    "video_path": "video", "video_url": "video", "video_file": "video", "video_addr": "video",
+    "videos": "video", "视频": "video", "视频地址": "video", "视频链接": "video",
     "style": "style_label", "label": "style_label", "风格": "style_label",
 }
 
@@ -96,6 +103,13 @@ REASONS: dict[str, str] = {
     "image_outside_root": "the image path leaves the images folder",
     "image_corrupt": "the image cannot be decoded completely (corrupt or truncated)",
     "image_too_large": f"the image has more than {MAX_PIXELS:,} pixels or {MAX_BYTES // 2**20} MB",
+    "video_missing": "the video file does not exist (or no images folder to look in)",
+    "video_outside_root": "the video path leaves the images folder",
+    "video_corrupt": "the video cannot be opened or decoded up to its still (corrupt, truncated, "
+                     "no video stream, or not a supported container)",
+    "video_too_large": f"the video file is larger than {video.MAX_VIDEO_BYTES // 2**20} MB, its frames have "
+                       f"more than {MAX_PIXELS:,} pixels, or more than {video.MAX_DECODED_FRAMES:,} "
+                       "frames must be decoded to reach the still",
 }
 
 _BLANK = frozenset({"", "nan", "none", "null", "na", "n/a", "<na>", "nat"})
@@ -118,6 +132,18 @@ class ImageRejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+_REJECTED = (ImageRejected, VideoRejected)  # what resolving or decoding a post's media raises
+
+
+@dataclass(frozen=True)
+class _Media:
+    """The local file whose picture becomes a post's image."""
+
+    kind: str      # "image" or "video"
+    written: str   # the path as the posts file wrote it
+    path: Path     # resolved, inside the images folder
 
 
 @dataclass
@@ -540,6 +566,16 @@ def _image_text(value: Any) -> str:
     return _text(value).strip()
 
 
+def _pick_media(image_value: Any, video_value: Any) -> tuple[str, str, str]:
+    """(kind, first path or URL, display text) of a row's media. The video cell wins when it names a
+    local file or there is no image; an image cell entry with a video extension is a video too."""
+    video_first, image_first = _first_image(video_value), _first_image(image_value)
+    if video_first and (not _is_url(video_first) or not image_first):
+        return "video", video_first, _image_text(video_value)
+    kind = "video" if image_first and is_video_name(image_first) else "image"
+    return kind, image_first, _image_text(image_value)
+
+
 def _post_id(value: Any) -> str:
     return _text(value).strip()
 
@@ -615,23 +651,32 @@ def _is_url(s: str) -> bool:
 def resolve_image_path(candidate: str, root: Path | None) -> Path:
     """The image file for a path from the posts file, checked to lie inside root.
     Raises ImageRejected('image_missing' | 'image_outside_root' | 'image_too_large')."""
+    return resolve_media_path(candidate, root, "image")
+
+
+def resolve_media_path(candidate: str, root: Path | None, kind: str = "image") -> Path:
+    """The image or video file (kind) for a path from the posts file, checked to lie inside root.
+    Raises ImageRejected / VideoRejected with reason '<kind>_missing' | '<kind>_outside_root' |
+    '<kind>_too_large' (MAX_BYTES for images, video.MAX_VIDEO_BYTES for videos)."""
+    error = VideoRejected if kind == "video" else ImageRejected
+    max_bytes = video.MAX_VIDEO_BYTES if kind == "video" else MAX_BYTES
     s = candidate.replace("\\", "/")
     if s.lower().startswith("file://"):
         s = s[7:]
     if "\x00" in s:
-        raise ImageRejected("image_missing", "path contains a NUL character")
+        raise error(f"{kind}_missing", "path contains a NUL character")
     if root is None:
-        raise ImageRejected("image_missing", f"{candidate!r}: no images folder given (pass images_dir)")
+        raise error(f"{kind}_missing", f"{candidate!r}: no images folder given (pass images_dir)")
     base = root.resolve()
     path = Path(s)
     full = (path if path.is_absolute() else base / path).resolve()
     if not full.is_relative_to(base):
-        raise ImageRejected("image_outside_root", f"{candidate!r} is outside {base}")
+        raise error(f"{kind}_outside_root", f"{candidate!r} is outside {base}")
     if not full.is_file():
-        raise ImageRejected("image_missing", f"{candidate!r} not found under {base}")
+        raise error(f"{kind}_missing", f"{candidate!r} not found under {base}")
     size = full.stat().st_size
-    if size > MAX_BYTES:
-        raise ImageRejected("image_too_large", f"{size:,} bytes > {MAX_BYTES:,}")
+    if size > max_bytes:
+        raise error(f"{kind}_too_large", f"{size:,} bytes > {max_bytes:,}")
     return full
 
 
@@ -643,12 +688,32 @@ def _load_path(path: Path) -> tuple[str, bytes, bytes, int, int]:
     return normalise_image(raw)
 
 
+def _load_video(path: Path) -> tuple[tuple[str, bytes, bytes, int, int], float]:
+    """The video's still (video.grab_still) normalised like a photo, and its time in seconds.
+    The still is handed to normalise_image as PNG bytes, so image_hash is the sha256 of that PNG."""
+    still = video.grab_still(path, max_pixels=MAX_PIXELS)
+    buf = io.BytesIO()
+    still.image.save(buf, format="PNG", compress_level=1)
+    try:
+        return normalise_image(buf.getvalue()), still.seconds
+    except ImageRejected as exc:
+        reason = "video_too_large" if exc.reason == "image_too_large" else "video_corrupt"
+        raise VideoRejected(reason, f"still at {still.seconds} s: {exc.detail}") from exc
+
+
+def _load_media(item: tuple[str, Path]) -> tuple[tuple[str, bytes, bytes, int, int], float | None]:
+    """(normalised image, still time for a video else None) for a (kind, path) item."""
+    kind, path = item
+    return _load_video(path) if kind == "video" else (_load_path(path), None)
+
+
 def _parallel(func: Callable[[Any], Any], items: list[Any]) -> dict[Any, Any]:
-    """item -> func(item) or the ImageRejected it raised, decoded in threads (Pillow drops the GIL)."""
+    """item -> func(item) or the ImageRejected / VideoRejected it raised, decoded in threads
+    (Pillow and FFmpeg drop the GIL while decoding)."""
     def safe(item: Any) -> Any:
         try:
             return func(item)
-        except ImageRejected as exc:
+        except _REJECTED as exc:
             return exc
 
     if not items:
@@ -742,7 +807,9 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     the rejects. `source` is a short sha256 of the file bytes, so importing a file twice adds nothing.
 
     Image paths are relative to images_dir (or absolute inside it); without images_dir, relative to the
-    posts file's folder when path_or_buffer is a real path. MM-DD dates take the latest year that puts
+    posts file's folder when path_or_buffer is a real path; a local video (the `video` column, or a
+    video file in the image column) gives the frame at 15 s (the middle of a shorter clip) and
+    image_source '<path>#t=<seconds>'; URLs are not fetched. MM-DD dates take the latest year that puts
     them on or before the reference date (reference_date, else the latest full date in the file, else
     today). Returns {"file", "source", "rows_read", "accepted", "rejected", "added", "already_present",
     "reasons", "reference_date", "warnings"}."""
@@ -794,34 +861,27 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
         seen_ids.add(pid)
         candidates.append((row_number, rec, post))
 
-    # images: resolve paths, then decode the distinct files in parallel
-    paths: dict[int, Path] = {}
-    for row_number, rec, post in candidates:
-        first = _first_image(get(rec, "image_source"))
-        if not first:
-            continue
-        if _is_url(first):
-            warnings["image_url_not_fetched"] += 1
-            continue
-        try:
-            paths[row_number] = resolve_image_path(first, root)
-        except ImageRejected as exc:
-            post["_reject"] = exc
-    decoded = _parallel(_load_path, sorted(set(paths.values())))
+    # images and video stills: resolve paths, then decode the distinct files in parallel
+    media = _locate_media(candidates, get, root, warnings)
+    items = sorted({(m.kind, m.path) for m in media.values()}, key=lambda i: (i[0] != "video", i[1]))
+    decoded = _parallel(_load_media, items)  # videos first: they take longest
 
     accepted: list[dict[str, Any]] = []
     images: dict[str, tuple[bytes, bytes, int, int]] = {}
     for row_number, rec, post in candidates:
-        result = post.pop("_reject", None) or (decoded[paths[row_number]] if row_number in paths else None)
-        if isinstance(result, ImageRejected):
+        found = media.get(row_number)
+        result = post.pop("_reject", None) or (decoded[(found.kind, found.path)] if found else None)
+        if isinstance(result, _REJECTED):
             reject(row_number, post["post_id"], result.reason, result.detail, _raw_json(rec))
             continue
         if result is not None:
-            digest, jpeg, thumb, w, h = result
+            (digest, jpeg, thumb, w, h), seconds = result
             post["image_hash"] = digest
             images[digest] = (jpeg, thumb, w, h)
+            if seconds is not None:
+                post["image_source"] = f"{found.written}#t={seconds}"
         elif not any(post[c].strip() for c in TEXT_COLUMNS):
-            reject(row_number, post["post_id"], "empty_post", "no text; image URLs are not downloaded",
+            reject(row_number, post["post_id"], "empty_post", "no text; image / video URLs are not downloaded",
                    _raw_json(rec))
             continue
         accepted.append(post)
@@ -831,6 +891,25 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     summary = _summary(name, source, rows_read, len(accepted), rejects, len(accepted) - len(existing),
                        len(existing), reference_date=reference.isoformat(), warnings=dict(warnings))
     return _store(store, summary, _posts_frame(accepted), images, _rejects_frame(rejects))
+
+
+def _locate_media(candidates: list[tuple[int, dict[str, Any], dict[str, Any]]],
+                  get: Callable[[dict, str], Any], root: Path | None, warnings: Counter[str]) -> dict[int, _Media]:
+    """Row number -> the local image or video to decode. URLs are not fetched (counted in warnings
+    as '<kind>_url_not_fetched'); a path that cannot be used sets post['_reject']."""
+    found: dict[int, _Media] = {}
+    for row_number, rec, post in candidates:
+        kind, first, _ = _pick_media(get(rec, "image_source"), get(rec, "video"))
+        if not first:
+            continue
+        if _is_url(first):
+            warnings[f"{kind}_url_not_fetched"] += 1
+            continue
+        try:
+            found[row_number] = _Media(kind, first, resolve_media_path(first, root, kind))
+        except _REJECTED as exc:
+            post["_reject"] = exc
+    return found
 
 
 def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number: int, source: str,
@@ -853,15 +932,15 @@ def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number:
             counts[col] = parse_count(get(rec, col))
         except ValueError as exc:
             return post, "bad_count", f"{col}: {exc}"
-    image_value = get(rec, "image_source")
+    _, media_first, media_text = _pick_media(get(rec, "image_source"), get(rec, "video"))
     post.update(
         poster_id=_text(get(rec, "poster_id")).strip(), title=_text(get(rec, "title")),
         content=_text(get(rec, "content")), tags=normalise_tags(get(rec, "tags")), post_date=date,
-        **counts, image_hash=None, image_source=_image_text(image_value),
+        **counts, image_hash=None, image_source=media_text,
         style_label=_text(get(rec, "style_label")).strip() or None, true_style=None, source=source,
         row_number=row_number)
-    if not any(post[c].strip() for c in TEXT_COLUMNS) and not _first_image(image_value):
-        return post, "empty_post", "no title, content, tags or image"
+    if not any(post[c].strip() for c in TEXT_COLUMNS) and not media_first:
+        return post, "empty_post", "no title, content, tags, image or video"
     return post, None, ""
 
 

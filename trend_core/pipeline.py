@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from io import BytesIO, StringIO
+from io import StringIO
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from trend_core import styles as style_ops
 from trend_core import text as text_ops
 from trend_core import trends
 from trend_core.config import ForecastConfig, PipelineConfig, stable_hash
 from trend_core.embed.fusion import fuse
-from trend_core.embed.image import IMAGE_EMBEDDERS, encoder_id
 from trend_core.embed.numeric import engagement_matrix
-from trend_core.embed.text import TfidfSvdText
-from trend_core.segment import SEGMENTERS, clothing_ratio, decode_mask, encode_mask
+from trend_core.embed.text import make_text_embedder
+from trend_core.image_stages import image_set_key, run_image_embedding, run_segmentation, segmenter_key
+from trend_core.plugins import effective_config
 from trend_core.store import Store
 
 Progress = Callable[[float, str], None]
-BATCH = 256
-SEGMENT_SIDE = 128  # masks are computed on images downscaled to this longest side (ARI unchanged vs 256, 3x faster)
+IMAGE_BLOCKS = ("image", "mask")  # fused blocks read from per-image vectors (full photo, masked clothing)
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -50,6 +47,7 @@ class StageKeys:
     dataset: str
     segmenter: str
     image: str
+    mask: str
     text: str
     fusion: str
     reduce: str
@@ -57,28 +55,25 @@ class StageKeys:
     fit: str
 
 
-def segmenter_id(config: PipelineConfig) -> str:
-    cls = SEGMENTERS[config.segment.method]
-    return f"{cls.name}@{cls.version}/{SEGMENT_SIDE}px"
-
-
-def image_encoder_key(config: PipelineConfig) -> str:
-    """Per-image cache key: encoder name, version, weights, input size and mask source."""
-    embedder = IMAGE_EMBEDDERS[config.image.encoder]()
-    mask = segmenter_id(config) if config.image.use_mask else "nomask"
-    return f"{encoder_id(embedder)}|mask={mask}|size={config.image.size}"
+def text_embedder_id(config: PipelineConfig) -> str:
+    """Name, version and weights of the text method (part of the text key)."""
+    embedder = make_text_embedder(config.text)
+    return f"{embedder.name}@{embedder.version}#{embedder.weights_id}"
 
 
 def stage_keys(dataset_key: str, config: PipelineConfig) -> StageKeys:
     """Derive all keys without doing any work; each key includes its parents' keys."""
-    seg = stable_hash("segment", segmenter_id(config), config.segment.min_clothing_ratio)
-    image = stable_hash("image", image_encoder_key(config), dataset_key)
-    text = config.text.key(dataset_key)
-    fusion = config.fusion.key(stable_hash(seg, image, text, config.style_source))
+    mods = set(config.fusion.modalities)
+    uses_images = bool({"image", "mask"} & mods)
+    seg = stable_hash("segment", segmenter_key(config), config.segment.min_clothing_ratio) if uses_images else ""
+    image = stable_hash("image", image_set_key(config, False), dataset_key) if "image" in mods else ""
+    mask = stable_hash("mask", image_set_key(config, True), dataset_key) if "mask" in mods else ""
+    text = config.text.key(stable_hash(dataset_key, text_embedder_id(config)))
+    fusion = config.fusion.key(stable_hash(seg, image, mask, text, config.style_source))
     reduce_key = config.styles.reduce_key(fusion)
     sweep = config.styles.sweep_key(fusion)
     fit = stable_hash("fit", config.styles.k, config.styles.seed, config.style_source, reduce_key, sweep)
-    return StageKeys(dataset_key, seg, image, text, fusion, reduce_key, sweep, fit)
+    return StageKeys(dataset_key, seg, image, mask, text, fusion, reduce_key, sweep, fit)
 
 
 # -- settings the analyst chose in the app -------------------------------------------------------
@@ -104,76 +99,37 @@ def config_from_settings(store: Store, base: PipelineConfig | None = None) -> Pi
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(modalities)))
     if source:
         config = replace(config, style_source=source)
+    segmenter = load_choice(store, "segmenter")
+    min_ratio = load_choice(store, "min_clothing_ratio")
+    if segmenter or min_ratio is not None:
+        config = replace(config, segment=config.segment.replace(
+            method=segmenter or config.segment.method,
+            min_clothing_ratio=config.segment.min_clothing_ratio if min_ratio is None else float(min_ratio)))
+    encoder = load_choice(store, "encoder")
+    if encoder:
+        config = replace(config, image=config.image.replace(encoder=encoder))
+    text_method = load_choice(store, "text_method")
+    if text_method:
+        config = replace(config, text=config.text.replace(method=text_method))
     return config
 
 
 # -- stages --------------------------------------------------------------------------------------
-def _decode(blob: bytes) -> Image.Image:
-    with Image.open(BytesIO(blob)) as img:
-        return img.convert("RGB")
-
-
-def _image_batches(store: Store, hashes: list[str]) -> Iterator[tuple[list[str], list[Image.Image]]]:
-    """Yield (hashes, decoded RGB images) in batches; decoding runs in parallel threads."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for start in range(0, len(hashes), BATCH):
-            chunk = hashes[start:start + BATCH]
-            blobs = store.load_image_bytes(chunk, "data")
-            present = [h for h in chunk if h in blobs]
-            yield present, list(pool.map(_decode, (blobs[h] for h in present)))
-
-
-def _downscale(img: Image.Image, side: int) -> Image.Image:
-    copy = img.copy()
-    copy.thumbnail((side, side))
-    return copy
-
-
-def run_segmentation(store: Store, hashes: list[str], config: PipelineConfig, progress: Progress) -> tuple[int, int]:
-    """Compute and store a clothing mask for every image that has none for this segmenter."""
-    seg_id = segmenter_id(config)
-    done = store.load_masks(hashes, seg_id)
-    todo = [h for h in hashes if h not in done]
-    segmenter = SEGMENTERS[config.segment.method]()
-    for n_done, (chunk, images) in enumerate(_image_batches(store, todo)):
-        rows = {}
-        for h, img in zip(chunk, images):
-            mask = segmenter.segment(_downscale(img, SEGMENT_SIDE))
-            rows[h] = (clothing_ratio(mask), encode_mask(mask))
-        store.put_masks(seg_id, rows)
-        progress(min(1.0, (n_done + 1) * BATCH / max(len(todo), 1)), f"segmented {min((n_done + 1) * BATCH, len(todo))}/{len(todo)} images")
-    return len(todo), len(hashes) - len(todo)
-
-
-def run_image_embedding(store: Store, hashes: list[str], config: PipelineConfig, progress: Progress) -> tuple[int, int]:
-    """Embed every image not yet embedded under this encoder key; returns (computed, cached)."""
-    key = image_encoder_key(config)
-    done = store.load_image_vectors(hashes, key)
-    todo = [h for h in hashes if h not in done]
-    embedder = IMAGE_EMBEDDERS[config.image.encoder](size=config.image.size)
-    seg_id = segmenter_id(config)
-    for n_done, (chunk, images) in enumerate(_image_batches(store, todo)):
-        masks: list[np.ndarray | None] = [None] * len(chunk)
-        if config.image.use_mask:
-            stored = store.load_masks(chunk, seg_id)
-            masks = [decode_mask(stored[h][1]) for h in chunk]  # the embedder resizes masks to the image
-        store.put_image_vectors(key, chunk, embedder.embed(images, masks))
-        progress(min(1.0, (n_done + 1) * BATCH / max(len(todo), 1)), f"embedded {min((n_done + 1) * BATCH, len(todo))}/{len(todo)} images")
-    return len(todo), len(hashes) - len(todo)
-
-
 def run_text(store: Store, posts: pd.DataFrame, config: PipelineConfig, key: str) -> bool:
-    """Tokenise posts and fit TF-IDF + SVD; stored under the text key. Returns True when cached."""
+    """Tokenise posts, embed them with the configured text method and keep each post's keyphrase
+    candidates (for style descriptions); stored under the text key. Returns True when cached."""
     if store.has_artifact(key):
         return True
     stopwords = text_ops.load_stopwords()
     docs = [text_ops.post_document(t, c, g) for t, c, g in zip(posts["title"], posts["content"], posts["tags"])]
     tokens = [text_ops.tokenize(d, stopwords) for d in docs]
-    matrix = TfidfSvdText(config.text).fit_transform(tokens)
+    matrix = make_text_embedder(config.text).fit_transform(tokens, docs)
+    phrases = [text_ops.PHRASE_SEPARATOR.join(text_ops.phrase_candidates(d)) for d in docs]
     store.put_artifact(key, "text", {
         "post_ids": posts["post_id"].to_numpy(dtype=str),
         "tokens": np.array([" ".join(t) for t in tokens], dtype=str),
-        "matrix": np.asarray(matrix, dtype=np.float32)}, {"n": len(posts)})
+        "phrases": np.array(phrases, dtype=str),
+        "matrix": np.asarray(matrix, dtype=np.float32)}, {"n": len(posts), "method": config.text.method})
     return False
 
 
@@ -183,7 +139,7 @@ def _exclusions(posts: pd.DataFrame, ratios: dict[str, float], config: PipelineC
     if config.style_source == "labels":
         labels = posts["style_label"]
         reasons[(labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()] = "no style label"
-    if "image" in config.fusion.modalities:
+    if set(IMAGE_BLOCKS) & set(config.fusion.modalities):
         for i, h in enumerate(posts["image_hash"]):
             if reasons[i]:
                 continue
@@ -201,22 +157,25 @@ def run_fusion(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: 
     if store.has_artifact(keys.fusion):
         return True
     hashes = [h for h in posts["image_hash"] if isinstance(h, str) and h]
-    masks = store.load_masks(hashes, segmenter_id(config))
-    ratios = {h: r for h, (r, _) in masks.items()}
+    mods = config.fusion.modalities
+    ratios: dict[str, float] = {}
+    if set(IMAGE_BLOCKS) & set(mods):
+        ratios = {h: r for h, (r, _) in store.load_masks(hashes, segmenter_key(config)).items()}
     reasons = _exclusions(posts, ratios, config)
     kept = reasons == ""
     blocks: dict[str, np.ndarray] = {}
-    mods = config.fusion.modalities
-    if "image" in mods:
-        vectors = store.load_image_vectors(hashes, image_encoder_key(config))
-        blocks["image"] = np.stack([vectors[h] for h in posts["image_hash"][kept]]) if kept.any() else np.zeros((0, 1))
+    for block in IMAGE_BLOCKS:
+        if block in mods:
+            vectors = store.load_image_vectors(hashes, image_set_key(config, masked=block == "mask"))
+            blocks[block] = (np.stack([vectors[h] for h in posts["image_hash"][kept]]) if kept.any()
+                             else np.zeros((0, 1), np.float32))
     if "text" in mods:
         text_arrays, _ = store.get_artifact(keys.text)
         blocks["text"] = text_arrays["matrix"][kept]
     if "engagement" in mods:
         blocks["engagement"] = engagement_matrix(posts[kept])
-    weights = {"image": config.fusion.image_weight, "text": config.fusion.text_weight,
-               "engagement": config.fusion.engagement_weight}
+    weights = {"image": config.fusion.image_weight, "mask": config.fusion.mask_weight,
+               "text": config.fusion.text_weight, "engagement": config.fusion.engagement_weight}
     fused = fuse(blocks, weights) if blocks and kept.any() else np.zeros((int(kept.sum()), 0), np.float32)
     ratio_arr = np.array([ratios.get(h, np.nan) if isinstance(h, str) else np.nan for h in posts["image_hash"]])
     store.put_artifact(keys.fusion, "fusion", {
@@ -253,7 +212,9 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
     fused = store.get_artifact(keys.fusion)[0]
     Z = store.get_artifact(keys.reduce)[0]["Z"]
     kept = fused["kept"]
-    tokens = [t.split() for t in store.get_artifact(keys.text)[0]["tokens"][kept]]
+    text_arrays = store.get_artifact(keys.text)[0]
+    tokens = [t.split() for t in text_arrays["tokens"][kept]]
+    phrases = [text_ops.split_phrases(p) for p in text_arrays["phrases"][kept]]
     post_ids = posts["post_id"].to_numpy(dtype=str)[kept]
     if config.style_source == "labels":
         names = np.array(sorted(posts["style_label"][kept].astype(str).unique()))
@@ -267,7 +228,7 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
         k = int(config.styles.k or auto_k)
         labels, centers = style_ops.fit_styles(Z, k, config.styles.seed)
         names = None
-    described = style_ops.describe_styles(labels, tokens, Z, centers, list(post_ids))
+    described = style_ops.describe_styles(labels, tokens, Z, centers, list(post_ids), phrase_lists=phrases)
     described = described.sort_values("style").reset_index(drop=True)
     if names is None:
         names = np.array([_style_name(s, kw) for s, kw in zip(described["style"], described["keywords"])])
@@ -277,6 +238,7 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
         "k": int(k), "auto_k": int(auto_k),
         "keywords": [list(map(str, kw)) for kw in described["keywords"]],
         "exemplars": [list(map(str, ex)) for ex in described["exemplars"]],
+        "phrases": [[text_ops.phrase_text(p) for p in ph] for ph in described["phrases"]],
         "sizes": [int(s) for s in described["size"]]})
     return False
 
@@ -297,16 +259,42 @@ class PipelineResult:
     dataset_key: str
     reports: list[StageReport]
     view: "StylesView | None"
+    config: PipelineConfig | None = None     # the configuration that ran (after any fallback)
+    notices: list[str] = field(default_factory=list)  # parts that fell back to weights-free ones
 
     def summary(self) -> dict[str, Any]:
-        return {"dataset_key": self.dataset_key,
+        return {"dataset_key": self.dataset_key, "notices": self.notices,
                 "stages": [{"stage": r.stage, "cached": r.cached, "seconds": round(r.seconds, 2),
                             "detail": r.detail, "key": r.key} for r in self.reports]}
 
 
-def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: Progress | None = None) -> PipelineResult:
-    """Run every stage whose result is not cached yet; return reports and the resulting view."""
-    config = config or PipelineConfig()
+StageStep = Callable[[Progress], tuple[bool, str]]
+
+
+def _image_plan(store: Store, hashes: list[str], config: PipelineConfig,
+                keys: StageKeys) -> list[tuple[str, float, str, StageStep]]:
+    """Segmentation and the image embedding sets the fused blocks need."""
+    def counted(computed: int, cached: int) -> tuple[bool, str]:
+        return computed == 0, f"{computed} computed, {cached} cached"
+
+    plan = [("segment", 0.2, keys.segmenter,
+             lambda p: counted(*run_segmentation(store, hashes, config, p)))]
+    if "image" in config.fusion.modalities:
+        plan.append(("image embedding", 0.2, keys.image,
+                     lambda p: counted(*run_image_embedding(store, hashes, config, False, p))))
+    if "mask" in config.fusion.modalities:
+        plan.append(("mask embedding", 0.2, keys.mask,
+                     lambda p: counted(*run_image_embedding(store, hashes, config, True, p))))
+    return plan
+
+
+def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: Progress | None = None,
+                 fallback: bool = False) -> PipelineResult:
+    """Run every stage whose result is not cached yet; return reports and the resulting view.
+
+    A segmenter, encoder or text method that cannot run here (weights or package missing) raises with
+    instructions, or with fallback=True is replaced by the weights-free one and named in `notices`."""
+    config, notices = effective_config(config or PipelineConfig(), fallback=fallback)
     progress = progress or _quiet
     posts = store.load_posts()
     if posts.empty:
@@ -314,46 +302,37 @@ def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: P
     keys = stage_keys(store.dataset_key(), config)
     hashes = sorted({h for h in posts["image_hash"] if isinstance(h, str) and h})
     reports: list[StageReport] = []
-    uses_images = "image" in config.fusion.modalities
-    plan: list[tuple[str, float, Callable[[Progress], tuple[bool, str]]]] = []
-    if uses_images:
-        def segment(p: Progress) -> tuple[bool, str]:
-            computed, cached = run_segmentation(store, hashes, config, p)
-            return computed == 0, f"{computed} computed, {cached} cached"
-
-        def embed(p: Progress) -> tuple[bool, str]:
-            computed, cached = run_image_embedding(store, hashes, config, p)
-            return computed == 0, f"{computed} computed, {cached} cached"
-        plan += [("segment", 0.25, segment), ("image embedding", 0.25, embed)]
+    plan = _image_plan(store, hashes, config, keys) if set(IMAGE_BLOCKS) & set(config.fusion.modalities) else []
     plan += [
-        ("text features", 0.15, lambda p: (run_text(store, posts, config, keys.text), f"{len(posts)} posts")),
-        ("fusion", 0.05, lambda p: (run_fusion(store, posts, config, keys), ", ".join(config.fusion.modalities))),
-        ("reduce (UMAP)", 0.15, lambda p: (run_reduce(store, config, keys), f"{config.styles.n_components} dims")),
+        ("text features", 0.15, keys.text,
+         lambda p: (run_text(store, posts, config, keys.text), f"{len(posts)} posts, {config.text.method}")),
+        ("fusion", 0.05, keys.fusion,
+         lambda p: (run_fusion(store, posts, config, keys), ", ".join(config.fusion.modalities))),
+        ("reduce (UMAP)", 0.15, keys.reduce,
+         lambda p: (run_reduce(store, config, keys), f"{config.styles.n_components} dims")),
     ]
     if config.style_source != "labels":
-        plan.append(("K sweep", 0.1, lambda p: (run_sweep(store, config, keys),
-                                                 f"K={config.styles.k_min}..{config.styles.k_max}")))
-    plan.append(("styles", 0.05, lambda p: (run_fit(store, posts, config, keys),
-                                             f"K={config.styles.k or 'auto'}")))
-    stage_key = {"segment": keys.segmenter, "image embedding": keys.image, "text features": keys.text,
-                 "fusion": keys.fusion, "reduce (UMAP)": keys.reduce, "K sweep": keys.sweep, "styles": keys.fit}
-    total = sum(weight for _, weight, _ in plan)
+        plan.append(("K sweep", 0.1, keys.sweep, lambda p: (run_sweep(store, config, keys),
+                                                             f"K={config.styles.k_min}..{config.styles.k_max}")))
+    plan.append(("styles", 0.05, keys.fit, lambda p: (run_fit(store, posts, config, keys),
+                                                       f"K={config.styles.k or 'auto'}")))
+    total = sum(weight for _, weight, _, _ in plan)
     done = 0.0
-    for stage, weight, step in plan:
+    for stage, weight, key, step in plan:
         start = time.perf_counter()
         progress(done / total, f"{stage}…")
 
-        def sub(fraction: float, message: str, _done: float = done, _w: float = weight) -> None:
-            progress(min(1.0, (_done + _w * fraction) / total), f"{stage}: {message}")
+        def sub(fraction: float, message: str, _done: float = done, _w: float = weight, _s: str = stage) -> None:
+            progress(min(1.0, (_done + _w * fraction) / total), f"{_s}: {message}")
         cached, detail = step(sub)
-        reports.append(StageReport(stage, stage_key[stage], cached, time.perf_counter() - start, detail))
+        reports.append(StageReport(stage, key, cached, time.perf_counter() - start, detail))
         done += weight
     progress(1.0, "done")
-    return PipelineResult(keys.dataset, reports, load_view(store, config, posts=posts, keys=keys))
+    return PipelineResult(keys.dataset, reports, load_view(store, config, posts=posts, keys=keys), config, notices)
 
 
 def build_demo(store: Store, n_posts: int = 1200, seed: int = 0, config: PipelineConfig | None = None,
-               progress: Progress | None = None) -> PipelineResult:
+               progress: Progress | None = None, fallback: bool = False) -> PipelineResult:
     """Write the deterministic demo dataset into the store and run the pipeline on it."""
     from trend_core.demo import write_demo
 
@@ -361,7 +340,7 @@ def build_demo(store: Store, n_posts: int = 1200, seed: int = 0, config: Pipelin
     progress(0.0, f"drawing {n_posts} demo posts…")
     write_demo(store, n_posts=n_posts, seed=seed)
     return run_pipeline(store, config or config_from_settings(store),
-                        lambda f, m: progress(0.1 + 0.9 * f, m))
+                        lambda f, m: progress(0.1 + 0.9 * f, m), fallback=fallback)
 
 
 # -- read side -----------------------------------------------------------------------------------
@@ -432,7 +411,9 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
         columns=["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"])
     styles_table = pd.DataFrame({
         "style": np.arange(len(names)), "name": names.astype(str), "size": fit_meta["sizes"],
-        "keywords": ["、".join(kw) for kw in fit_meta["keywords"]], "exemplars": fit_meta["exemplars"]})
+        "keywords": ["、".join(kw) for kw in fit_meta["keywords"]],
+        "phrases": ["、".join(ph) for ph in fit_meta.get("phrases", [[]] * len(names))],
+        "exemplars": fit_meta["exemplars"]})
     return StylesView(view_posts, sweep, int(fit_meta["k"]), int(fit_meta["auto_k"]), styles_table,
                       keys.fit, keys, config)
 
@@ -455,7 +436,9 @@ def forecast_key(view: StylesView, fcfg: ForecastConfig) -> str:
 
 
 def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarray | None:
-    """Rows aligned with view.kept_posts(): image vectors or text vectors; None when unavailable."""
+    """Rows aligned with view.kept_posts(): text vectors, or image vectors of the full photo ("image")
+    or of the masked clothing ("mask"), computed now when the clustering did not need them (cached
+    per image like every embedding); None when a kept post has no image."""
     kept = view.kept_posts()
     if modality == "text":
         arrays = store.get_artifact(view.keys.text)
@@ -463,13 +446,15 @@ def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarra
             return None
         index = pd.Index(arrays[0]["post_ids"])
         return arrays[0]["matrix"][index.get_indexer(kept["post_id"])]
-    if modality == "image":
-        hashes = [h for h in kept["image_hash"] if isinstance(h, str)]
-        if len(hashes) < len(kept):
+    if modality in IMAGE_BLOCKS:
+        hashes = sorted({h for h in kept["image_hash"] if isinstance(h, str)})
+        if kept["image_hash"].isna().any():
             return None
-        vectors = store.load_image_vectors(hashes, image_encoder_key(view.config))
-        if len(vectors) < len(set(hashes)):
-            return None
+        masked = modality == "mask"
+        if masked:
+            run_segmentation(store, hashes, view.config, _quiet)
+        run_image_embedding(store, hashes, view.config, masked, _quiet)
+        vectors = store.load_image_vectors(hashes, image_set_key(view.config, masked))
         return np.stack([vectors[h] for h in kept["image_hash"]])
     raise ValueError(f"unknown embedding modality {modality!r}")
 
@@ -509,7 +494,7 @@ def forecast_inputs(store: Store, view: StylesView, fcfg: ForecastConfig) -> tup
     }
     modalities: list[str] = []
     for modality in fcfg.modalities:
-        if modality in ("image", "text"):
+        if modality in ("image", "mask", "text"):
             extra = embedding_covariates(store, view, modality, panel, fcfg)
             covariates.update(extra)
             modalities.extend(extra)

@@ -400,3 +400,20 @@ def metrics_bars(metrics: pd.DataFrame, metric: str = "wape", highlight: str = "
     fig.update_layout(title=f"{metric} by model (same test split)", xaxis={"title": "model"},
                       yaxis={"title": metric})
     return fig
+
+
+def clothing_ratio_histogram(ratios: Sequence[float], threshold: float) -> go.Figure:
+    """Histogram of clothing-area ratios with the exclusion threshold marked (images left of it are
+    left out of style fitting)."""
+    values = np.asarray(list(ratios), dtype=float)
+    if values.size == 0:
+        return _empty("Clothing area per image", "no images segmented with this segmenter yet")
+    below = int((values < threshold).sum())
+    fig = go.Figure(go.Histogram(x=values, xbins=dict(start=0.0, end=1.0, size=0.02), name="images",
+                                 marker_color=PALETTE[0]))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="#C0392B",
+                  annotation_text=f"threshold {threshold:.0%}: {below} left out", annotation_position="top right")
+    fig.update_layout(title="Clothing area per image", xaxis_title="share of the image that is clothing",
+                      yaxis_title="images", xaxis_tickformat=".0%", bargap=0.05, height=320,
+                      margin=dict(l=40, r=20, t=50, b=40))
+    return fig

@@ -16,11 +16,13 @@ from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 
 from trend_core.config import StyleConfig
+from trend_core.text import rank_phrases
 
 __all__ = ["reduce", "sweep_k", "choose_k", "fit_styles", "describe_styles", "class_tfidf",
-           "SWEEP_COLUMNS", "UMAP_METRIC"]
+           "SWEEP_COLUMNS", "DESCRIBE_COLUMNS", "UMAP_METRIC"]
 
 SWEEP_COLUMNS = ["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"]
+DESCRIBE_COLUMNS = ["style", "size", "keywords", "exemplars", "phrases"]
 UMAP_METRIC = "euclidean"   # fused blocks are standardised, so euclidean distances are meaningful
 MINIBATCH_ABOVE = 20000     # K-means switches to MiniBatchKMeans above this many points
 _PRECOMPUTE_BELOW = 4000    # silhouette samples up to this size share one distance matrix across K
@@ -183,17 +185,33 @@ def class_tfidf(labels: np.ndarray, token_lists: Sequence[Sequence[str]], n_clas
     return vocab, np.divide(tf, per_class, out=np.zeros_like(tf), where=per_class > 0) * idf
 
 
+def _style_phrases(labels: np.ndarray, phrase_lists: Sequence[Sequence[str]] | None, k: int,
+                   n_phrases: int, method: str) -> list[list[str]]:
+    """Top keyphrases per style (text.rank_phrases against all posts); empty lists without candidates."""
+    if phrase_lists is None:
+        return [[] for _ in range(k)]
+    lists = [list(p) for p in phrase_lists]
+    if len(lists) != len(labels):
+        raise ValueError(f"{len(lists)} phrase lists for {len(labels)} labels")
+    return [rank_phrases([lists[i] for i in np.flatnonzero(labels == s)], n_phrases, method=method,
+                         reference=lists) for s in range(k)]
+
+
 def describe_styles(labels: np.ndarray, token_lists: Sequence[Sequence[str]], Z: np.ndarray,
                     centers: np.ndarray, post_ids: Sequence[str], top_k: int = 8,
-                    n_exemplars: int = 6) -> pd.DataFrame:
-    """One row per style (0..k-1): size, keywords (top_k class-TF-IDF terms) and exemplars (post ids of
-    the n_exemplars members nearest the centre in Z)."""
+                    n_exemplars: int = 6, phrase_lists: Sequence[Sequence[str]] | None = None,
+                    n_phrases: int = 5, phrase_method: str = "rake") -> pd.DataFrame:
+    """One row per style (0..k-1): size, keywords (top_k class-TF-IDF terms), exemplars (post ids of
+    the n_exemplars members nearest the centre in Z) and phrases (the n_phrases best keyphrases of its
+    posts' `phrase_lists` (text.phrase_candidates per post) by text.rank_phrases with `phrase_method`,
+    scored against all posts; empty lists when phrase_lists is None)."""
     labels = np.asarray(labels)
     Z = np.asarray(Z, dtype=np.float64)
     centers = np.asarray(centers, dtype=np.float64)
     post_ids = np.asarray(post_ids, dtype=object)
     k = len(centers)
     vocab, scores = class_tfidf(labels, token_lists, k)
+    phrases = _style_phrases(labels, phrase_lists, k, n_phrases, phrase_method)
     rows = []
     for s in range(k):
         members = np.flatnonzero(labels == s)
@@ -201,5 +219,6 @@ def describe_styles(labels: np.ndarray, token_lists: Sequence[Sequence[str]], Z:
         keywords = [vocab[i] for i in order if scores[s, i] > 0]
         dist = np.linalg.norm(Z[members] - centers[s], axis=1)
         exemplars = [str(p) for p in post_ids[members[np.argsort(dist, kind="stable")[:n_exemplars]]]]
-        rows.append({"style": s, "size": int(len(members)), "keywords": keywords, "exemplars": exemplars})
-    return pd.DataFrame(rows, columns=["style", "size", "keywords", "exemplars"])
+        rows.append({"style": s, "size": int(len(members)), "keywords": keywords, "exemplars": exemplars,
+                     "phrases": phrases[s]})
+    return pd.DataFrame(rows, columns=DESCRIBE_COLUMNS)

@@ -1,4 +1,4 @@
-"""Post text: cleaning, emoji to words, hashtags, jieba tokens, stopwords and keywords.
+"""Post text: cleaning, emoji to words, hashtags, jieba tokens, stopwords, keywords and keyphrases.
 
 Everything here is pure and deterministic; jieba is initialised lazily and quietly on first use.
 """
@@ -115,7 +115,7 @@ def _ensure_jieba() -> None:
         jieba.setLogLevel(60)
         jieba.initialize()
         for word in FASHION_WORDS:
-            jieba.add_word(word, freq=20000)
+            jieba.add_word(word, freq=20000, tag="n")  # the tag only matters to jieba.posseg (TextRank)
         _jieba_ready = True
 
 
@@ -187,3 +187,168 @@ def keywords(tokens: list[str], top_k: int = 5) -> list[str]:
 
     ranked = sorted(counts, key=lambda t: (-score(t), first[t]))
     return ranked[:top_k]
+
+
+# -- keyphrases (RAKE-style, for style descriptions) ---------------------------------------------------
+PHRASE_SEPARATOR = "|"   # joins one post's phrases for storage; words inside a phrase are space-separated
+PHRASE_MAX_WORDS = 4     # longer runs keep their last words (Chinese noun phrases end in their head noun)
+# jieba dictionary tags that end a phrase even when the word is no stopword: numerals, quantifiers,
+# pronouns, prepositions, conjunctions, particles, adverbs, modal particles, interjections,
+# onomatopoeia and verbs ("一条", "这件", "搭配", "推荐" ...).
+PHRASE_BREAK_TAGS = frozenset({
+    "m", "mq", "q", "r", "rr", "rz", "rg", "p", "c", "u", "uj", "ul", "uv", "uz", "ud", "ug",
+    "d", "y", "e", "o", "v", "vd", "vg", "vi", "vq"})
+TEXTRANK_POS = ("n", "nr", "nz", "ns", "vn", "an", "a", "v")  # parts of speech TextRank may return
+PHRASE_METHODS = ("rake", "textrank")
+
+_ASCII_END_RE = re.compile(r"[A-Za-z0-9]$")
+_ASCII_START_RE = re.compile(r"^[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1)
+def _word_tags() -> dict[str, str]:
+    """jieba's dictionary part-of-speech tags (word -> tag)."""
+    import jieba.posseg  # noqa: PLC0415 (loads the tag table once, only when phrases are asked for)
+
+    return jieba.posseg.dt.word_tag_tab
+
+
+def _is_phrase_word(token: str, stopwords: frozenset[str], tags: dict[str, str]) -> bool:
+    return _keep_token(token, stopwords) and tags.get(token) not in PHRASE_BREAK_TAGS
+
+
+def _latin_gap(raw: str, run: list[str], following: list[str], stopwords: frozenset[str],
+               tags: dict[str, str]) -> bool:
+    """A space between two Latin phrase words ('new balance') does not end the phrase."""
+    if raw.strip() or not following or not _ASCII_END_RE.search(run[-1]):
+        return False
+    nxt = following[0].strip().lower()
+    return bool(_ASCII_START_RE.match(nxt)) and _is_phrase_word(nxt, stopwords, tags)
+
+
+def phrase_text(phrase: str) -> str:
+    """Display form of a stored phrase: words joined without spaces, except between two Latin words
+    ('法式 碎花 连衣裙' -> '法式碎花连衣裙', 'oversize 卫衣' -> 'oversize卫衣', 'new balance' stays)."""
+    out = ""
+    for word in phrase.split():
+        if out and _ASCII_END_RE.search(out) and _ASCII_START_RE.match(word):
+            out += " "
+        out += word
+    return out
+
+
+def phrase_candidates(text: str | None, stopwords: frozenset[str] | None = None,
+                      max_words: int = PHRASE_MAX_WORDS) -> list[str]:
+    """RAKE candidates of one post: runs of content words between stopwords, punctuation, spaces,
+    numbers and function words (PHRASE_BREAK_TAGS) in the cleaned text's jieba cut. Each phrase is its
+    words joined by spaces (at most `max_words`, the last ones), lower-cased, de-duplicated in order;
+    phrases shorter than two characters are left out."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        return []
+    _ensure_jieba()
+    stop = load_stopwords() if stopwords is None else stopwords
+    tags = _word_tags()
+    runs: list[list[str]] = [[]]
+    tokens = jieba.lcut(cleaned)
+    for i, raw in enumerate(tokens):
+        token = raw.strip().lower()
+        if _is_phrase_word(token, stop, tags):
+            runs[-1].append(token)
+        elif runs[-1] and not _latin_gap(raw, runs[-1], tokens[i + 1:i + 2], stop, tags):
+            runs.append([])
+    phrases = (" ".join(run[-max_words:]) for run in runs if run)
+    return [p for p in dict.fromkeys(phrases) if len(phrase_text(p)) >= 2]
+
+
+def join_phrases(phrases: list[str]) -> str:
+    """One post's phrases as one string for storage (PHRASE_SEPARATOR between them)."""
+    return PHRASE_SEPARATOR.join(phrases)
+
+
+def split_phrases(stored: str | None) -> list[str]:
+    """Inverse of join_phrases ('' or None -> [])."""
+    return [p for p in _as_text(stored).split(PHRASE_SEPARATOR) if p.strip()]
+
+
+def rake_scores(candidate_lists: list[list[str]]) -> dict[str, float]:
+    """RAKE: word score = degree / frequency over all phrase occurrences (degree counts the words of
+    every phrase the word is in), phrase score = sum of its word scores."""
+    freq: Counter[str] = Counter()
+    degree: Counter[str] = Counter()
+    for phrases in candidate_lists:
+        for phrase in phrases:
+            words = phrase.split()
+            for word in words:
+                freq[word] += 1
+                degree[word] += len(words)
+    return {p: sum(degree[w] / freq[w] for w in p.split()) for ps in candidate_lists for p in ps}
+
+
+def _post_counts(candidate_lists: list[list[str]]) -> Counter[str]:
+    return Counter(p for phrases in candidate_lists for p in phrases)
+
+
+def _lift_factor(counts: Counter[str], n_posts: int, reference: list[list[str]] | None):
+    """phrase -> log2(1 + lift), lift = its share of posts here / its share in the reference
+    (1 without a reference)."""
+    if not reference:
+        return lambda phrase: 1.0
+    ref_counts, n_ref = _post_counts(reference), len(reference)
+
+    def factor(phrase: str) -> float:
+        share_ref = max(ref_counts.get(phrase, 0), counts[phrase]) / max(n_ref, n_posts)
+        return math.log2(1.0 + (counts[phrase] / n_posts) / share_ref)
+    return factor
+
+
+def _distinct(ranked: list[str], top_k: int) -> list[str]:
+    """Display texts of the best phrases, skipping one that contains, or is part of, a phrase kept."""
+    kept: list[str] = []
+    for phrase in ranked:
+        shown = phrase_text(phrase)
+        if not any(shown in k or k in shown for k in kept):
+            kept.append(shown)
+        if len(kept) == top_k:
+            break
+    return kept
+
+
+@lru_cache(maxsize=1)
+def _textrank():
+    """jieba's TextRank with the project's stopwords."""
+    import jieba.analyse  # noqa: PLC0415
+
+    ranker = jieba.analyse.TextRank()
+    ranker.stop_words = set(ranker.stop_words) | set(load_stopwords())
+    return ranker
+
+
+def _textrank_words(candidate_lists: list[list[str]], top_k: int) -> list[str]:
+    _ensure_jieba()
+    lines = "\n".join(p for phrases in candidate_lists for p in phrases)
+    return list(_textrank().textrank(lines, topK=top_k, allowPOS=TEXTRANK_POS)) if lines else []
+
+
+def rank_phrases(candidate_lists: list[list[str]], top_k: int = 5, method: str = "rake",
+                 reference: list[list[str]] | None = None, min_posts: int = 2) -> list[str]:
+    """Top keyphrases (display text) of a group of posts from their phrase_candidates.
+
+    rake: RAKE score x ln(1 + posts using the phrase) x log2(1 + lift against `reference` (e.g. all
+    posts), 1 without one); only phrases used by at least `min_posts` posts (all when none is); ties by
+    phrase; a phrase containing or inside a better one is skipped.
+    textrank: jieba.analyse TextRank over the candidates' words (single words, TEXTRANK_POS)."""
+    if method not in PHRASE_METHODS:
+        raise ValueError(f"unknown phrase method {method!r}; choose from {PHRASE_METHODS}")
+    lists = [list(dict.fromkeys(phrases)) for phrases in candidate_lists]
+    if top_k <= 0:
+        return []
+    if method == "textrank":
+        return _textrank_words(lists, top_k)
+    counts = _post_counts(lists)
+    if not counts:
+        return []
+    eligible = [p for p, n in counts.items() if n >= min_posts] or list(counts)
+    rake, lift = rake_scores(lists), _lift_factor(counts, len(lists), reference)
+    score = {p: rake[p] * math.log1p(counts[p]) * lift(p) for p in eligible}
+    return _distinct(sorted(eligible, key=lambda p: (-score[p], p)), top_k)

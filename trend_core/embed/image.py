@@ -15,16 +15,20 @@ foreground only. Batched numpy (no Python loop over pixels): ~150 images/s at 12
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from trend_core.embed.batching import embed_images
 from trend_core.segment import rgb_to_lab
+from trend_core.weights import WeightsMissing
 
-__all__ = ["ImageEmbedder", "HandcraftedEmbedder", "IMAGE_EMBEDDERS", "encoder_id", "get_embedder"]
+__all__ = ["ImageEmbedder", "HandcraftedEmbedder", "IMAGE_EMBEDDERS", "encoder_id", "get_embedder",
+           "encoder_status"]
 
 DEFAULT_SIZE = 128
 _MIN_FOREGROUND = 0.01  # masks covering less than this share of the image are ignored (whole image used)
@@ -32,14 +36,25 @@ _MIN_FOREGROUND = 0.01  # masks covering less than this share of the image are i
 
 @runtime_checkable
 class ImageEmbedder(Protocol):
-    """What every image embedder offers."""
+    """What every image embedder offers. `preprocess` is pure CPU work, safe to call from many
+    threads at once; `forward` is the model work on a stack of preprocess outputs; `embed` is the two
+    in batches of `batch_size` (see `trend_core.embed.batching`)."""
 
     name: str
     version: str
     weights_id: str
+    batch_size: int
 
     @property
     def dim(self) -> int: ...
+
+    def preprocess(self, image: Image.Image, mask: np.ndarray | None) -> np.ndarray:
+        """One image (and its foreground mask, None: whole image) as a fixed-shape array."""
+        ...
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """(n, dim) float32 vectors of a stack of `preprocess` outputs."""
+        ...
 
     def embed(self, images: list[Image.Image], masks: list[np.ndarray | None]) -> np.ndarray:
         """(n, dim) float32 vectors, one per image; masks select the foreground (None: whole image)."""
@@ -316,6 +331,7 @@ class HandcraftedEmbedder:
     crop resized to size x size, so features do not depend on how large the person is in the frame;
     pass images at their stored resolution for the most texture detail. Without a mask (or one
     covering < 1 % of the image) the whole image is resized and described.
+    `preprocess` gives (size, size, 4) uint8: RGB and the foreground (255) in the 4th channel.
     batch_size: images per numpy batch (bounds memory).
     """
 
@@ -324,24 +340,26 @@ class HandcraftedEmbedder:
     weights_id: str = "none"
     size: int = DEFAULT_SIZE
     batch_size: int = 64
+    description: ClassVar[str] = "colour, texture and shape descriptor (weights-free)"
 
     @property
     def dim(self) -> int:
         return _COLOUR_DIM + _TEXTURE_DIM + _SHAPE_DIM
 
+    def preprocess(self, image: Image.Image, mask: np.ndarray | None = None) -> np.ndarray:
+        """(size, size, 4) uint8: the RGB crop and its foreground mask (0 / 255)."""
+        rgb, fg = _prepare_one(image, mask, self.size)
+        return np.concatenate([rgb, fg[..., None].astype(np.uint8) * 255], axis=2)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """(n, dim) float32 descriptors of a stack of `preprocess` outputs."""
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._features(np.ascontiguousarray(batch[..., :3]), batch[..., 3] > 127)
+
     def embed(self, images: list[Image.Image], masks: list[np.ndarray | None] | None = None) -> np.ndarray:
         """(n, dim) float32 descriptors; masks[i] None means the whole image."""
-        masks = list(masks) if masks is not None else [None] * len(images)
-        if len(masks) != len(images):
-            raise ValueError(f"{len(images)} images but {len(masks)} masks")
-        out = np.zeros((len(images), self.dim), dtype=np.float32)
-        for start in range(0, len(images), self.batch_size):
-            stop = min(start + self.batch_size, len(images))
-            pairs = [_prepare_one(img, m, self.size) for img, m in zip(images[start:stop], masks[start:stop])]
-            rgb = np.stack([p[0] for p in pairs])
-            fg = np.stack([p[1] for p in pairs])
-            out[start:stop] = self._features(rgb, fg)
-        return out
+        return embed_images(self, images, masks)
 
     def _features(self, rgb: np.ndarray, fg: np.ndarray) -> np.ndarray:
         fg = fg.copy()
@@ -355,6 +373,9 @@ class HandcraftedEmbedder:
 
 IMAGE_EMBEDDERS: dict[str, type] = {"handcrafted": HandcraftedEmbedder}
 
+# encoders that need an optional package: registry name -> (module to import, pip package)
+_PACKAGES = {"resnet50": ("torchvision", "torchvision"), "clip": ("open_clip", "open_clip_torch")}
+
 
 def get_embedder(name: str, **params) -> ImageEmbedder:
     """Instantiate a registered image embedder by name."""
@@ -363,8 +384,37 @@ def get_embedder(name: str, **params) -> ImageEmbedder:
     except KeyError:
         raise ValueError(f"unknown image encoder {name!r}; choose from {sorted(IMAGE_EMBEDDERS)}") from None
 
-try:  # torch is imported only when a ResNet is loaded, so this stays cheap
-    from trend_core.embed.resnet import ResNet50Embedder  # noqa: E402
-    IMAGE_EMBEDDERS["resnet50"] = ResNet50Embedder
-except ImportError:  # pragma: no cover
-    pass
+
+def encoder_status(name: str, **params) -> str | None:
+    """None when encoder `name` (built with `params`) can run here, else a one-line reason: its
+    package is missing, its weights are missing (first line of the WeightsMissing message), or the
+    name / settings are unknown. Checks files only; no model is built."""
+    if name not in IMAGE_EMBEDDERS:
+        if name in _PACKAGES:
+            return f"package {_PACKAGES[name][1]} is not installed (pip install {_PACKAGES[name][1]})"
+        return f"unknown image encoder {name!r}; choose from {sorted(IMAGE_EMBEDDERS)}"
+    module = _PACKAGES.get(name, (None,))[0]
+    if module is not None and importlib.util.find_spec(module) is None:
+        return f"package {_PACKAGES[name][1]} is not installed (pip install {_PACKAGES[name][1]})"
+    try:
+        embedder = IMAGE_EMBEDDERS[name](**params)
+        check = getattr(embedder, "check", None)
+        if check is not None:
+            check()
+    except WeightsMissing as exc:
+        return str(exc).splitlines()[0]
+    except ImportError as exc:
+        return f"package {exc.name or exc} failed to import: {exc}"
+    except (ValueError, TypeError) as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+# Optional encoders register without importing torch (their modules import it when a model loads).
+from trend_core.embed.resnet import ResNet50Embedder  # noqa: E402
+
+IMAGE_EMBEDDERS["resnet50"] = ResNet50Embedder
+if importlib.util.find_spec("open_clip") is not None:
+    from trend_core.embed.clip import ClipEmbedder  # noqa: E402
+
+    IMAGE_EMBEDDERS["clip"] = ClipEmbedder
