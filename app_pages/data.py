@@ -12,7 +12,8 @@ from app_pages import _common as ui
 from trend_core import plots
 
 st.title("Data")
-st.caption("Import posts (CSV, JSON, JSON Lines, Parquet) with their images. Every row ends up accepted or "
+st.caption("Import posts (CSV, JSON, JSON Lines, Parquet) with their images or videos (the frame at 15 s, or "
+           "the middle of a shorter clip, becomes the post's image). Every row ends up accepted or "
            "in the rejects table with its reason.")
 
 
@@ -36,7 +37,7 @@ with upload_tab:
                                 key="data_upload", help="Columns such as post_id, title, content, tags, "
                                 "post_date, likes, collects, comments, image (file name or path).")
     zip_file = st.file_uploader("Images (optional zip)", type=["zip"], key="data_upload_zip",
-                                help="Image names in the posts file are resolved inside this zip.")
+                                help="Image and video names in the posts file are resolved inside this zip.")
     upload_images_dir = st.text_input("…or an images folder on the server", key="data_upload_images",
                                       placeholder="/path/to/images")
     if st.button("Import uploaded file", type="primary", disabled=uploaded is None, key="data_upload_button"):

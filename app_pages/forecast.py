@@ -8,7 +8,7 @@ from app_pages import _common as ui
 from trend_core import pipeline, plots
 from trend_core.config import ForecastConfig
 
-MODALITIES = ("share", "count", "engagement", "image", "text")
+MODALITIES = ("share", "count", "engagement", "image", "mask", "text")
 LOWER_IS_BETTER = ("mae", "wape", "mase")
 
 st.title("Forecast")
@@ -24,8 +24,8 @@ with st.form("forecast_form"):
     modalities = cols[0].multiselect("Inputs (modalities)", MODALITIES,
                                      default=[m for m in saved.get("modalities", defaults.modalities) if m in MODALITIES],
                                      key="forecast_modalities",
-                                     help="share / count / engagement: the style's own series; image / text: the "
-                                          "mean image / text embedding of its posts per period.")
+                                     help="share / count / engagement: the style's own series; image / mask / text: the "
+                                          "mean embedding of its posts' full photo / clothing only / text per period.")
     period = cols[1].selectbox("Period", ["day", "week", "month"],
                                index=["day", "week", "month"].index(saved.get("period", defaults.period)),
                                key="forecast_period")

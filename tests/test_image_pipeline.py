@@ -162,3 +162,18 @@ def test_preview_shows_person_and_clothing_masks(tmp_path, demo):
         assert clothes.sum() <= person.sum() and 0.0 < row["ratio"] < 1.0
         masked = np.asarray(row["masked"])
         assert (masked[~clothes] == 245).all()  # outside the clothing is painted out
+
+
+def test_unavailable_text_method_falls_back_to_tfidf(monkeypatch):
+    from trend_core.embed.text import text_method_status
+
+    monkeypatch.delenv("TREND_SENTENCE_MODEL", raising=False)
+    config = PipelineConfig()
+    config = replace(config, text=config.text.replace(method="sentence"),
+                     fusion=config.fusion.replace(modalities=("mask",)))  # text not fused: still checked
+    if text_method_status("sentence", config.text) is None:
+        pytest.skip("a sentence-transformers model is available on this machine")
+    used, notices = effective_config(config, fallback=True)
+    assert used.text.method == "tfidf" and len(notices) == 1 and "'sentence'" in notices[0]
+    with pytest.raises(FileNotFoundError, match="TREND_SENTENCE_MODEL"):
+        effective_config(config, fallback=False)

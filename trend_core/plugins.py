@@ -65,7 +65,7 @@ def effective_config(config: PipelineConfig, fallback: bool = True) -> tuple[Pip
     """The configuration that can run here and one notice per part that fell back.
 
     Only parts the configuration uses are checked (no segmenter / encoder check when no image block
-    is fused). With fallback=False an unavailable part raises its reason as a FileNotFoundError
+    is fused; the text method always). With fallback=False an unavailable part raises its reason as a FileNotFoundError
     (missing weights) or ValueError (unknown name)."""
     notices: list[str] = []
     uses_images = bool({"image", "mask"} & set(config.fusion.modalities))
@@ -75,9 +75,9 @@ def effective_config(config: PipelineConfig, fallback: bool = True) -> tuple[Pip
                        lambda c, n: replace(c, segment=c.segment.replace(method=n))))
         checks.append(("encoder", config.image.encoder, encoder_choices,
                        lambda c, n: replace(c, image=c.image.replace(encoder=n))))
-    if "text" in config.fusion.modalities:
-        checks.append(("text", config.text.method, lambda: text_choices(config),
-                       lambda c, n: replace(c, text=c.text.replace(method=n))))
+    # text features are always computed (keywords and key phrases describe every style)
+    checks.append(("text", config.text.method, lambda: text_choices(config),
+                   lambda c, n: replace(c, text=c.text.replace(method=n))))
     for what, name, choices, swap in checks:
         problem = _problem(choices(), name, what)
         if problem is None:
