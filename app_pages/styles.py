@@ -1,11 +1,13 @@
-"""Styles: the silhouette curve over K, the K (and feature) choice, the styles table and exemplars."""
+"""Styles: the silhouette curve over K, the K (and feature) choice, the styles table with a rename control,
+the comparison with the previous clustering (matched styles and a Sankey of splits and merges) and exemplars."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
-from trend_core import pipeline, plots
+from trend_core import identity, identity_charts, pipeline, plots
+from trend_core import styles as style_ops
 from trend_core.plugins import Choice, encoder_choices, text_choices
 
 MODALITY_HELP = {"image": "image (full photo)", "mask": "mask (clothing only)", "text": "text",
@@ -27,6 +29,105 @@ def _plugin_select(label: str, choices: list[Choice], setting: str, current: str
     if not by_name[chosen].available:
         st.caption(f":red[{ui.md(chosen)} cannot run here:] {ui.md(by_name[chosen].problem)}")
     return chosen
+
+
+def _apply_and_record(before: pipeline.StylesView, label: str) -> None:
+    """Re-cluster with the saved choices, remember `before` as the previous clustering and carry the
+    names the analyst gave to the matched new styles."""
+    result = ui.compute_styles_now(label)
+    carried = identity.record_recluster(ui.store(), before, result.view)
+    if carried:
+        ui.clear_caches()
+        st.session_state["styles_notice"] = (f"{len(carried)} style name(s) you gave followed their matched "
+                                             "style into this clustering.")
+
+
+def _numbered(style: int, name: str) -> str:
+    """'S3 name' for a selectbox option (default names already start with their number)."""
+    return name if name.startswith(f"S{style} ") or name == f"S{style}" else f"S{style} · {name}"
+
+
+def _rename_form(view: pipeline.StylesView) -> None:
+    """Give a style a name for this clustering (a blank name restores the default one)."""
+    names = dict(zip(view.styles["style"].astype(int), view.styles["name"]))
+    with st.form("styles_rename_form", border=False):
+        style_col, name_col, button_col = st.columns([2, 3, 1], vertical_alignment="bottom")
+        style = style_col.selectbox("Style to rename", list(names), key="styles_rename_style",
+                                    format_func=lambda s: _numbered(s, names[s]))
+        name = name_col.text_input("New name", key="styles_rename_name", max_chars=pipeline.STYLE_NAME_CHARS,
+                                   placeholder="blank: back to the default name")
+        if button_col.form_submit_button("Rename", key="styles_rename_button"):
+            pipeline.rename_style(ui.store(), view.clustering_key, int(style), name)
+            ui.clear_caches()
+            st.rerun()
+    st.caption("Names are kept for this clustering and follow their style when you re-cluster.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _comparison(db: str, previous_fit: str, current_fit: str, _previous: dict[str, str],
+                _view: pipeline.StylesView) -> identity.Comparison | None:
+    """Matches and flows between two stored clusterings (their keys never change content)."""
+    return identity.compare(ui.get_store(db), _previous, _view)
+
+
+def _change_caption(comparison: identity.Comparison, prev_names: dict[int, str], new_names: dict[int, str]) -> None:
+    """One line naming the splits and merges (escaped names)."""
+    splits, merges = identity.splits_and_merges(comparison.flows)
+    parts = [f"{ui.md(prev_names.get(p, f'S{p}'))} split into "
+             + ", ".join(ui.md(new_names.get(n, f"S{n}")) for n in news) for p, news in splits.items()]
+    parts += [", ".join(ui.md(prev_names.get(p, f"S{p}")) for p in prevs)
+              + f" merged into {ui.md(new_names.get(n, f'S{n}'))}" for n, prevs in merges.items()]
+    st.caption("; ".join(parts) + "." if parts else "No style was split or merged.")
+
+
+def _comparison_section(view: pipeline.StylesView) -> None:
+    """The current styles matched to the previous clustering's, and a Sankey of the posts' flows."""
+    st.subheader("Compared with the previous clustering")
+    notice = st.session_state.pop("styles_notice", None)
+    if notice:
+        st.success(notice)
+    previous = identity.previous_clustering(ui.store())
+    comparison = (None if previous is None or previous["fit"] == view.clustering_key
+                  else _comparison(ui.db_path(), previous["fit"], view.clustering_key, previous, view))
+    if comparison is None:
+        st.info("There is no previous clustering to compare with yet. After you apply another K, other "
+                "features or another encoder, the new styles are matched here to the ones they replace.")
+        return
+    prev_names = identity.stored_names(ui.store(), comparison.previous_key)
+    new_names = dict(zip(view.styles["style"].astype(int), view.styles["name"]))
+    matched = int(comparison.matches["matched"].sum())
+    st.caption(f"{comparison.shared_posts:,} posts are in both clusterings. Styles are paired by their "
+               f"centres (Hungarian method); {matched} pair(s) share at least {identity.MIN_OVERLAP:.0%} of "
+               "their posts (Jaccard overlap) and count as the same style.")
+    _change_caption(comparison, prev_names, new_names)
+    st.dataframe(identity.match_table(comparison.matches, prev_names, new_names), hide_index=True, width="stretch",
+                 key="styles_matches", column_config={"overlap": st.column_config.ProgressColumn(
+                     "overlap", format="percent", min_value=0.0, max_value=1.0)})
+    st.plotly_chart(identity_charts.flow_sankey(comparison.flows, prev_names, new_names, comparison.matches),
+                    key="styles_sankey")
+
+
+def _sweep_range(view: pipeline.StylesView, config) -> None:
+    """The K range and samples per K of the silhouette sweep, and the time each K took. A new range
+    re-runs the sweep and the fit only (UMAP and the features stay cached)."""
+    cfg = config.styles
+    with st.expander(f"K range {cfg.k_min}..{cfg.k_max}, {cfg.silhouette_repeats} samples of "
+                     f"{cfg.silhouette_sample:,} posts per K", expanded=False):
+        cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        k_from = cols[0].number_input("K from", 2, style_ops.MAX_K - 1, int(cfg.k_min), key="styles_k_min")
+        k_to = cols[1].number_input("K to", 3, style_ops.MAX_K, int(cfg.k_max), key="styles_k_max")
+        repeats = cols[2].number_input("Samples per K", 1, 10, int(cfg.silhouette_repeats), key="styles_repeats",
+                                       help="Independent random samples scored per K: the curve's ±1 std band.")
+        if cols[3].button("Run the sweep", key="styles_sweep_button"):
+            if k_from >= k_to:
+                st.error("'K from' must be smaller than 'K to'.")
+            else:
+                s = ui.store()
+                for name, value in (("k_min", k_from), ("k_max", k_to), ("silhouette_repeats", repeats)):
+                    pipeline.save_choice(s, name, int(value))
+                _apply_and_record(view, f"Sweeping K = {int(k_from)}..{int(k_to)}")
+                st.rerun()
+        st.plotly_chart(plots.sweep_seconds(view.sweep, view.k), key="styles_seconds")
 
 
 view = ui.require_view("styles")
@@ -60,7 +161,7 @@ with right:
             pipeline.save_choice(s, "modalities", list(modalities))
             pipeline.save_choice(s, "encoder", encoder)
             pipeline.save_choice(s, "text_method", text_method)
-            ui.compute_styles_now(f"Applying K = {'auto' if use_auto else int(k_value)}")
+            _apply_and_record(view, f"Applying K = {'auto' if use_auto else int(k_value)}")
             st.rerun()
     st.metric("K in use", view.k, delta=None if view.k == view.auto_k else f"auto K = {view.auto_k}",
               delta_color="off")
@@ -69,6 +170,7 @@ with left:
                       key="styles_second", format_func=lambda n: plots.SECOND_INDEX[n])
     st.plotly_chart(plots.silhouette_curve(view.sweep, view.k, view.auto_k, second=second),
                     key="styles_silhouette")
+    _sweep_range(view, config)
 
 ui.show_last_reports(expanded=True)
 
@@ -82,6 +184,8 @@ table["share"] = table["size"] / max(int(table["size"].sum()), 1)
 st.dataframe(table, hide_index=True, width="stretch", key="styles_table",
              column_config={"share": st.column_config.ProgressColumn("share", format="percent",
                                                                      min_value=0.0, max_value=1.0)})
+_rename_form(view)
+_comparison_section(view)
 
 st.subheader("Exemplars")
 st.caption("The posts closest to each style's centre.")

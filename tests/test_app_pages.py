@@ -163,6 +163,25 @@ def test_styles_page_lists_encoders_and_says_when_one_falls_back(demo_db_copy, m
     assert len(frame_with(at, "name", "size", "keywords", "phrases")) == view_for(demo_db_copy).k
 
 
+def test_k_range_control_resweeps_and_shows_time_per_k(demo_db_copy, monkeypatch):
+    at = open_app(demo_db_copy, monkeypatch, "app_pages/styles.py")
+    at.number_input(key="styles_k_min").set_value(3).run()
+    at.number_input(key="styles_k_max").set_value(7).run()
+    at.number_input(key="styles_repeats").set_value(2).run()
+    at.button(key="styles_sweep_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    silhouette = trace(charts(at)[0], "silhouette")
+    assert sorted(int(k) for k in silhouette.x) == [3, 4, 5, 6, 7]
+    seconds = [f for f in charts(at) if f.layout.title.text.startswith("Time per K")]
+    assert seconds and list(seconds[0].data[0].x) == [3, 4, 5, 6, 7]
+    reports = frame_with(at, "stage", "cached", "seconds")
+    cached = dict(zip(reports["stage"], reports["cached"]))
+    assert cached["reduce (UMAP)"] and not cached["K sweep"], cached
+    at.number_input(key="styles_k_min").set_value(8).run()
+    at.button(key="styles_sweep_button").click().run()
+    assert any("smaller" in e.value for e in at.error)
+
+
 # -- segmentation --------------------------------------------------------------------------------
 def test_segmentation_page_sample_histogram_and_new_segmenter(demo_db_copy, monkeypatch):
     at = open_app(demo_db_copy, monkeypatch, "app_pages/segmentation.py")

@@ -124,3 +124,15 @@ def test_imported_style_labels_replace_clustering(tmp_path) -> None:
     assert (view.posts["excluded"] == "no style label").sum() == 5
     named = view.kept_posts()
     assert (named["style_name"] == named["style_label"]).all()
+
+
+def test_changing_the_k_range_resweeps_without_umap(demo_store: Store) -> None:
+    config = _config()
+    config = replace(config, styles=config.styles.replace(k_min=3, k_max=6, silhouette_repeats=2))
+    result = pipeline.run_pipeline(demo_store, config)
+    cached = _cached(result)
+    assert cached["reduce (UMAP)"] and cached["mask embedding"] and cached["fusion"]
+    assert not cached["K sweep"]
+    assert sorted(result.view.sweep["k"].astype(int)) == [3, 4, 5, 6]
+    with pytest.raises(ValueError, match="K range"):
+        pipeline.run_pipeline(demo_store, replace(config, styles=config.styles.replace(k_min=5, k_max=201)))

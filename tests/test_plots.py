@@ -72,6 +72,19 @@ def test_silhouette_curve_has_one_point_per_k(sweep):
     assert any(shape.x0 == 5 for shape in fig.layout.shapes)
 
 
+def test_silhouette_hover_shows_seconds_and_time_per_k_bars(sweep):
+    fig = plots.silhouette_curve(sweep, k=5)
+    sil = [t for t in fig.data if t.name == "silhouette"][0]
+    assert np.allclose(np.asarray(sil.customdata)[:, 1], sweep.sort_values("k")["seconds"])
+    assert "s<extra>" in sil.hovertemplate and fig.layout.xaxis.dtick == 1
+    bars = plots.sweep_seconds(sweep, k=5)
+    assert list(bars.data[0].x) == list(range(2, 9)) and np.allclose(bars.data[0].y, sweep["seconds"])
+    assert bars.data[0].marker.color[3] != bars.data[0].marker.color[0]  # K = 5 stands out
+    assert f"{sweep['seconds'].sum():.1f} s" in bars.layout.title.text
+    wide = pd.DataFrame({"k": range(2, 101), "silhouette": 0.5, "silhouette_std": 0.01, "seconds": 0.1})
+    assert plots.silhouette_curve(wide).layout.xaxis.dtick is None  # 99 K: no tick per K
+
+
 def test_silhouette_curve_empty_sweep():
     fig = plots.silhouette_curve(pd.DataFrame(columns=["k", "silhouette", "silhouette_std"]))
     assert isinstance(fig, go.Figure) and len(fig.data) == 0

@@ -26,6 +26,9 @@ def _pipeline_config(args: argparse.Namespace, store: Store) -> PipelineConfig:
     config = config_from_settings(store)
     if getattr(args, "k", None) is not None:
         config = replace(config, styles=config.styles.replace(k=args.k or None))
+    sweep = {name: getattr(args, name, None) for name in ("k_min", "k_max", "silhouette_repeats")}
+    if any(v is not None for v in sweep.values()):
+        config = replace(config, styles=config.styles.replace(**{n: v for n, v in sweep.items() if v is not None}))
     if getattr(args, "modalities", None):
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(args.modalities.split(","))))
     if getattr(args, "source", None):
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     styles = argparse.ArgumentParser(add_help=False)
     styles.add_argument("--k", type=int, help="number of styles (0 = pick by silhouette)")
+    styles.add_argument("--k-min", type=int, help="smallest K of the silhouette sweep (default 2)")
+    styles.add_argument("--k-max", type=int, help="largest K of the silhouette sweep (default 16, up to 200)")
+    styles.add_argument("--silhouette-repeats", type=int, help="random samples scored per K (default 3)")
     styles.add_argument("--modalities", help="fused blocks from image,mask,text,engagement (default mask,text,engagement)")
     styles.add_argument("--source", choices=["clusters", "labels"], help="styles from clustering or the style column")
     styles.add_argument("--segmenter", help="clothing segmenter: none, border, grabcut, deeplabv3_mobilenet, deeplabv3_resnet50 (`plugins` lists them)")

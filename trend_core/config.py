@@ -79,6 +79,7 @@ class StyleConfig(StageConfig):
     k_max: int = 16
     k: int | None = None         # None: pick the K with the best silhouette
     silhouette_sample: int = 3000  # posts sampled per silhouette score
+    silhouette_repeats: int = 3    # independent samples per K (the curve's error band)
     seed: int = 0
 
     def reduce_key(self, parent: str) -> str:
@@ -86,8 +87,8 @@ class StyleConfig(StageConfig):
         return stable_hash("reduce", self.n_neighbors, self.n_components, self.seed, parent)
 
     def sweep_key(self, parent: str) -> str:
-        return stable_hash("sweep", self.k_min, self.k_max, self.silhouette_sample, self.seed,
-                           self.reduce_key(parent))
+        return stable_hash("sweep", self.k_min, self.k_max, self.silhouette_sample, self.silhouette_repeats,
+                           self.seed, self.reduce_key(parent))
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ def config_from_settings(store: Store, base: PipelineConfig | None = None) -> Pi
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(modalities)))
     if source:
         config = replace(config, style_source=source)
+    sweep_range = {name: load_choice(store, name) for name in ("k_min", "k_max", "silhouette_repeats")}
+    if any(v is not None for v in sweep_range.values()):
+        config = replace(config, styles=config.styles.replace(
+            **{name: int(v) for name, v in sweep_range.items() if v is not None}))
     segmenter = load_choice(store, "segmenter")
     min_ratio = load_choice(store, "min_clothing_ratio")
     if segmenter or min_ratio is not None:
@@ -112,6 +116,46 @@ def config_from_settings(store: Store, base: PipelineConfig | None = None) -> Pi
     if text_method:
         config = replace(config, text=config.text.replace(method=text_method))
     return config
+
+
+STYLE_NAME_CHARS = 60  # longest name the analyst may give a style
+
+
+def style_names_choice(clustering_key: str) -> str:
+    """Choice name under which the analyst's style names for one clustering are kept."""
+    return f"style_names.{clustering_key}"
+
+
+def has_style_names(store: Store, clustering_key: str) -> bool:
+    """Whether names were ever saved for this clustering (even none: it was shown already)."""
+    return load_choice(store, style_names_choice(clustering_key)) is not None
+
+
+def load_style_names(store: Store, clustering_key: str) -> dict[int, str]:
+    """style number -> name the analyst gave it in this clustering (default names are not stored)."""
+    saved = load_choice(store, style_names_choice(clustering_key)) or {}
+    return {int(style): str(name) for style, name in saved.items()}
+
+
+def clean_style_name(name: object) -> str:
+    """A given name as stored: one line, outer spaces removed, at most STYLE_NAME_CHARS characters."""
+    return " ".join(str(name or "").split())[:STYLE_NAME_CHARS]
+
+
+def save_style_names(store: Store, clustering_key: str, names: dict[int, str]) -> dict[int, str]:
+    """Store the analyst's names for one clustering (blank names dropped: the default applies).
+    Returns what was stored."""
+    cleaned = {int(style): clean_style_name(name) for style, name in names.items()}
+    kept = {style: name for style, name in sorted(cleaned.items()) if name}
+    save_choice(store, style_names_choice(clustering_key), {str(style): name for style, name in kept.items()})
+    return kept
+
+
+def rename_style(store: Store, clustering_key: str, style: int, name: str) -> dict[int, str]:
+    """Give one style of a clustering a name (a blank name restores the default); returns all names."""
+    names = load_style_names(store, clustering_key)
+    names[int(style)] = name
+    return save_style_names(store, clustering_key, names)
 
 
 # -- stages --------------------------------------------------------------------------------------
@@ -194,13 +238,18 @@ def run_reduce(store: Store, config: PipelineConfig, keys: StageKeys) -> bool:
     return False
 
 
-def run_sweep(store: Store, config: PipelineConfig, keys: StageKeys) -> bool:
+def run_sweep(store: Store, config: PipelineConfig, keys: StageKeys, progress: Progress = _quiet) -> bool:
+    """Silhouette and the second indices for every K of the configured range (K < posts)."""
     if store.has_artifact(keys.sweep):
         return True
-    Z = store.get_artifact(keys.reduce)[0]["Z"]
     cfg = config.styles
+    if not 2 <= cfg.k_min <= cfg.k_max <= style_ops.MAX_K:
+        raise ValueError(f"the K range must satisfy 2 <= K from <= K to <= {style_ops.MAX_K}; "
+                         f"got {cfg.k_min}..{cfg.k_max}")
+    Z = store.get_artifact(keys.reduce)[0]["Z"]
     ks = [k for k in range(cfg.k_min, cfg.k_max + 1) if k < len(Z)]
-    sweep = style_ops.sweep_k(Z, ks, cfg.silhouette_sample, cfg.seed)
+    sweep = style_ops.sweep_k(Z, ks, cfg.silhouette_sample, cfg.seed, repeats=cfg.silhouette_repeats,
+                              progress=progress)
     store.put_artifact(keys.sweep, "sweep", {name: sweep[name].to_numpy() for name in sweep.columns})
     return False
 
@@ -312,7 +361,7 @@ def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: P
          lambda p: (run_reduce(store, config, keys), f"{config.styles.n_components} dims")),
     ]
     if config.style_source != "labels":
-        plan.append(("K sweep", 0.1, keys.sweep, lambda p: (run_sweep(store, config, keys),
+        plan.append(("K sweep", 0.1, keys.sweep, lambda p: (run_sweep(store, config, keys, p),
                                                              f"K={config.styles.k_min}..{config.styles.k_max}")))
     plan.append(("styles", 0.05, keys.fit, lambda p: (run_fit(store, posts, config, keys),
                                                        f"K={config.styles.k or 'auto'}")))
@@ -396,7 +445,9 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
     view_posts = posts.copy()
     view_posts["style"] = -1
     view_posts.loc[kept, "style"] = fit_arrays["labels"]
-    names = fit_arrays["names"]
+    default_names = fit_arrays["names"].astype(str)
+    given = load_style_names(store, keys.fit)
+    names = np.array([given.get(s, default) for s, default in enumerate(default_names)], dtype=object)
     view_posts["style_name"] = [names[s] if s >= 0 else "left out" for s in view_posts["style"]]
     map2d = reduced[0]["map2d"]
     view_posts["x"] = np.nan
@@ -410,7 +461,8 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
     sweep = _frame(sweep_art[0]) if sweep_art else pd.DataFrame(
         columns=["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"])
     styles_table = pd.DataFrame({
-        "style": np.arange(len(names)), "name": names.astype(str), "size": fit_meta["sizes"],
+        "style": np.arange(len(names)), "name": names.astype(str), "default_name": default_names,
+        "size": fit_meta["sizes"],
         "keywords": ["、".join(kw) for kw in fit_meta["keywords"]],
         "phrases": ["、".join(ph) for ph in fit_meta.get("phrases", [[]] * len(names))],
         "exemplars": fit_meta["exemplars"]})

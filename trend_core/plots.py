@@ -79,10 +79,12 @@ def silhouette_curve(sweep: pd.DataFrame, k: int | None = None, auto_k: int | No
     fig.add_trace(go.Scatter(x=ks, y=sil - std, mode="lines", line={"width": 0}, fill="tonexty",
                              fillcolor="rgba(99,110,250,0.18)", hoverinfo="skip",
                              name="±1 std (repeats)"))
+    seconds = sweep["seconds"].astype(float).fillna(0.0).to_numpy() if "seconds" in sweep else np.zeros_like(sil)
     fig.add_trace(go.Scatter(x=ks, y=sil, mode="lines+markers", name="silhouette",
-                             line={"color": PALETTE[0]}, marker={"size": 7},
-                             customdata=np.stack([std], axis=-1),
-                             hovertemplate="K=%{x}<br>silhouette %{y:.3f} ± %{customdata[0]:.3f}<extra></extra>"))
+                             line={"color": PALETTE[0]}, marker={"size": 7 if len(ks) <= 60 else 4},
+                             customdata=np.stack([std, seconds], axis=-1),
+                             hovertemplate="K=%{x}<br>silhouette %{y:.3f} ± %{customdata[0]:.3f}"
+                                           "<br>%{customdata[1]:.2f} s<extra></extra>"))
     if second in sweep.columns and sweep[second].notna().any():
         fig.add_trace(go.Scatter(x=ks, y=sweep[second].astype(float), mode="lines+markers",
                                  name=SECOND_INDEX.get(second, second), yaxis="y2",
@@ -105,9 +107,26 @@ def silhouette_curve(sweep: pd.DataFrame, k: int | None = None, auto_k: int | No
                                      marker={"symbol": "circle-open", "size": 18, "color": "#EF553B",
                                              "line": {"width": 3}},
                                      hovertemplate="K in use=%{x}<extra></extra>"))
-    fig.update_layout(title="Silhouette over K", xaxis={"title": "K (number of styles)", "dtick": 1},
+    span = int(ks.max() - ks.min()) if len(ks) else 0
+    fig.update_layout(title="Silhouette over K",
+                      xaxis={"title": "K (number of styles)", "dtick": 1 if span <= 30 else None},
                       yaxis={"title": "silhouette (higher is better)"}, hovermode="closest",
                       legend={"orientation": "h", "y": -0.2}, margin={"r": 80})
+    return fig
+
+
+def sweep_seconds(sweep: pd.DataFrame, k: int | None = None) -> go.Figure:
+    """Seconds each K of the sweep took (K-means fit + scores on every sample), the K in use marked."""
+    if sweep is None or sweep.empty or "seconds" not in sweep:
+        return _empty("Time per K", "no K sweep for these settings")
+    sweep = sweep.sort_values("k")
+    ks = sweep["k"].astype(int).to_numpy()
+    colors = [PALETTE[1] if k is not None and int(x) == int(k) else PALETTE[0] for x in ks]
+    fig = go.Figure(go.Bar(x=ks, y=sweep["seconds"].astype(float), marker_color=colors, name="seconds",
+                           hovertemplate="K=%{x}: %{y:.2f} s<extra></extra>"))
+    fig.update_layout(title=f"Time per K (total {float(sweep['seconds'].sum()):.1f} s)",
+                      xaxis={"title": "K"}, yaxis={"title": "seconds"}, height=240, bargap=0.1,
+                      margin={"t": 40, "b": 40})
     return fig
 
 

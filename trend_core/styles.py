@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,11 +19,12 @@ from trend_core.config import StyleConfig
 from trend_core.text import rank_phrases
 
 __all__ = ["reduce", "sweep_k", "choose_k", "fit_styles", "describe_styles", "class_tfidf",
-           "SWEEP_COLUMNS", "DESCRIBE_COLUMNS", "UMAP_METRIC"]
+           "SWEEP_COLUMNS", "DESCRIBE_COLUMNS", "UMAP_METRIC", "MAX_K"]
 
 SWEEP_COLUMNS = ["k", "silhouette", "silhouette_std", "calinski_harabasz", "davies_bouldin", "seconds"]
 DESCRIBE_COLUMNS = ["style", "size", "keywords", "exemplars", "phrases"]
 UMAP_METRIC = "euclidean"   # fused blocks are standardised, so euclidean distances are meaningful
+MAX_K = 200                 # the largest K a sweep may try
 MINIBATCH_ABOVE = 20000     # K-means switches to MiniBatchKMeans above this many points
 _PRECOMPUTE_BELOW = 4000    # silhouette samples up to this size share one distance matrix across K
 _EXACT_KNN_BELOW = 20000    # exact (BLAS, chunked) neighbours below this many points, NN-descent above
@@ -104,12 +105,14 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
-def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repeats: int = 3) -> pd.DataFrame:
+def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repeats: int = 3,
+            progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
     """For every K: K-means (n_init 3, random_state seed), then silhouette, Calinski-Harabasz and
     Davies-Bouldin on `repeats` random samples of `sample_size` points (different per repeat, the same
     samples for every K). Columns SWEEP_COLUMNS: silhouette = mean over samples, silhouette_std = their
     std (0 when the sample is the whole set, which is then scored once); `seconds` per K (fit + scores,
-    the shared distance matrices counted once up front in the first K)."""
+    the shared distance matrices counted once up front in the first K). `progress(fraction, message)`
+    is called after each K."""
     Z = np.asarray(Z, dtype=np.float64)
     n = len(Z)
     rng = np.random.default_rng(seed)
@@ -138,6 +141,8 @@ def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repea
                      "davies_bouldin": _mean(_finite(scores[:, 2])),
                      "seconds": time.perf_counter() - t + shared})
         shared = 0.0
+        if progress is not None:
+            progress(len(rows) / len(ks), f"K={int(k)} ({len(rows)}/{len(ks)})")
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
 
 
