@@ -27,6 +27,7 @@ PAGES = [
     st.Page("app_pages/styles.py", title="Styles", icon=":material/palette:", url_path="styles", default=True),
     st.Page("app_pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     st.Page("app_pages/trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"),
+    st.Page("app_pages/search.py", title="Search", icon=":material/search:", url_path="search"),
     st.Page("app_pages/forecast.py", title="Forecast", icon=":material/query_stats:", url_path="forecast"),
 ]
 page = st.navigation(PAGES, position="sidebar")

@@ -1,58 +1,166 @@
-"""Map: the 2-d UMAP of all posts coloured by style.
+"""Map: the 2-d UMAP of all posts, coloured by style, month, engagement or author.
 
-Plotly hover labels can only show text, so the map works in two layers:
 - hover: style, date, likes and the post's title / text (HTML-escaped) from the point's customdata;
 - pictures: per style, thumbnails of its best exemplar and of posts spread over its region are drawn on
-  the map at their positions (layout images), and clicking a point (or drawing a box / lasso) selects posts: the panel below
-  the map then shows their thumbnails and full text (st.plotly_chart(on_select="rerun")).
+  the map at their positions (layout images);
+- time: a month slider draws only the posts up to that month (later ones optionally faint), so the map
+  can be watched filling over time;
+- selection: clicking a point or drawing a box / lasso (st.plotly_chart(on_select="rerun")) shows the
+  selected posts (thumbnails, escaped text) and their share per month; a selection can be saved under a
+  name (trend_core.selections) and is then listed with its size, to show again or delete.
 """
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
-from trend_core import plots
+from trend_core import map_charts, pipeline, plots, selections
+from trend_core.store import Store
 
-st.title("Map")
-st.caption("Hover a point for its text; click a point or draw a box / lasso to see the thumbnails and "
-           "full text of the selected posts below the map.")
+GALLERY_LIMIT = 24
+GALLERY_COLUMNS = 6
+SHOWN_SAVED = "map_show_saved"  # session key: name of the saved selection shown when nothing is selected
 
-view = ui.require_view("map")
-posts = view.posts
 
-controls = st.columns([2, 1, 1])
-names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
-chosen = controls[0].multiselect("Styles", list(names), default=list(names), format_func=lambda s: names[s],
-                                 key="map_styles")
-show_thumbs = controls[1].toggle("Thumbnails on the map", value=True, key="map_thumbs")
-per_style = controls[2].slider("Thumbnails per style", 1, 6, 3, key="map_per_style", disabled=not show_thumbs)
-
-shown = posts[posts["style"].isin(chosen)]
-thumbs_by_post: dict[str, bytes] = {}
-if show_thumbs:
+def thumbnails_on_map(view: pipeline.StylesView, drawn: pd.DataFrame, chosen: list[int],
+                      per_style: int) -> dict[str, bytes]:
+    """post_id -> thumb bytes of the exemplar / spread posts drawn on the map."""
     exemplars = {int(s): list(ex) for s, ex in zip(view.styles["style"], view.styles["exemplars"])}
-    wanted = plots.map_thumbnail_posts(posts, exemplars, per_style=per_style, styles=chosen)
-    hashes = posts.set_index(posts["post_id"].astype(str)).reindex(wanted)["image_hash"]
+    wanted = plots.map_thumbnail_posts(drawn, exemplars, per_style=per_style, styles=chosen)
+    hashes = drawn.set_index(drawn["post_id"].astype(str)).reindex(wanted)["image_hash"]
     blobs = ui.images(hashes.dropna(), "thumb")
-    thumbs_by_post = {pid: blobs[h] for pid, h in hashes.items() if isinstance(h, str) and h in blobs}
+    return {pid: blobs[h] for pid, h in hashes.items() if isinstance(h, str) and h in blobs}
 
-event = st.plotly_chart(plots.style_map(shown, thumbnails=thumbs_by_post), key="map_chart", on_select="rerun",
-                        selection_mode=("points", "box", "lasso"))
-left_out = int((posts["style"] < 0).sum())
-if left_out:
-    st.caption(f"{left_out:,} posts left out of style fitting are not on the map.")
 
-selected = plots.selected_post_ids(event)
-st.subheader(f"Selected posts ({len(selected)})" if selected else "Selected posts")
-if not selected:
-    st.caption("Nothing selected yet: click a point, or use the box / lasso tools in the chart's toolbar.")
-else:
-    order = {pid: i for i, pid in enumerate(selected)}
-    frame = posts[posts["post_id"].astype(str).isin(order)].sort_values(
-        "post_id", key=lambda ids: ids.astype(str).map(order))
-    limit = 36
-    if len(frame) > limit:
-        st.caption(f"Showing the first {limit} of {len(frame)} selected posts (thumbnails).")
-    ui.show_thumbnails(ui.thumbnails_for_posts(frame, limit), width=112)
+def month_slider(posts: pd.DataFrame) -> pd.Timestamp | None:
+    """The 'posts up to' month (the last month by default); None when there are no dates."""
+    months = map_charts.month_options(posts)
+    if len(months) < 2:
+        return months[0] if months else None
+    labels = [m.strftime("%Y-%m") for m in months]
+    chosen = st.select_slider("Show posts up to (and including) month", options=labels, value=labels[-1],
+                              key="map_month")
+    return months[labels.index(chosen)]
+
+
+def post_text(row: pd.Series) -> str:
+    """Title and text of a post, markdown-escaped for st.caption."""
+    parts = [str(row.get(c) or "") for c in ("title", "content", "tags")]
+    return ui.md(" — ".join(p for p in parts if p))
+
+
+def show_gallery(frame: pd.DataFrame) -> None:
+    """Thumbnails with the escaped text of up to GALLERY_LIMIT posts, plus the full table."""
+    if len(frame) > GALLERY_LIMIT:
+        st.caption(f"Showing the first {GALLERY_LIMIT} of {len(frame)} selected posts.")
+    head = frame.head(GALLERY_LIMIT)
+    thumbs = ui.images(head["image_hash"].dropna(), "thumb")
+    columns = st.columns(GALLERY_COLUMNS)
+    for i, (_, row) in enumerate(head.iterrows()):
+        with columns[i % GALLERY_COLUMNS]:
+            blob = thumbs.get(row["image_hash"]) if isinstance(row["image_hash"], str) else None
+            if blob:
+                st.image(blob, width=112)
+            st.caption(f"**{ui.md(row['style_name'])}** · {ui.md(row['post_date'].date())}  \n{post_text(row)}")
     st.dataframe(frame[["post_id", "style_name", "post_date", "likes", "collects", "comments", "title", "content",
                         "tags"]], hide_index=True, width="stretch", key="map_selected_table")
+
+
+def save_form(store: Store, post_ids: list[str]) -> None:
+    """Name the current selection and save it as a user-made style."""
+    cols = st.columns([3, 1])
+    name = cols[0].text_input("Save this selection as a style named", key="map_selection_name",
+                              max_chars=selections.NAME_CHARS)
+    cols[1].write("")
+    if cols[1].button("Save selection", key="map_save_selection", type="primary"):
+        try:
+            saved = selections.save_selection(store, name, post_ids)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Saved the selection **{ui.md(saved)}** ({len(post_ids)} posts).")
+
+
+def show_selection(posts: pd.DataFrame, kept: pd.DataFrame, post_ids: list[str], label: str,
+                   store: Store | None) -> None:
+    """Gallery, text and share over time of the given posts; a save form when store is given."""
+    order = {pid: i for i, pid in enumerate(post_ids)}
+    frame = posts[posts["post_id"].astype(str).isin(order)].sort_values(
+        "post_id", key=lambda ids: ids.astype(str).map(order))
+    st.subheader(f"{ui.md(label)} ({len(frame)})")
+    show_gallery(frame)
+    st.plotly_chart(map_charts.selection_share_line(kept, frame["post_id"].astype(str), name=label),
+                    key="map_selection_share")
+    if store is not None:
+        save_form(store, frame["post_id"].astype(str).tolist())
+
+
+def saved_list(store: Store, posts: pd.DataFrame) -> None:
+    """Saved selections with their size, a button to show one and a delete button."""
+    saved = selections.load_selections(store)
+    st.subheader(f"Saved selections ({len(saved)})")
+    if not saved:
+        st.caption("None yet: select posts on the map and save them under a name.")
+        return
+    known = set(posts["post_id"].astype(str))
+    for i, (name, ids) in enumerate(saved.items()):
+        cols = st.columns([4, 2, 1, 1])
+        cols[0].markdown(f"**{ui.md(name)}**")
+        cols[1].caption(f"{len(ids):,} posts ({sum(p in known for p in ids):,} in the data)")
+        if cols[2].button("Show", key=f"map_show_{i}"):
+            st.session_state[SHOWN_SAVED] = name
+            st.rerun()
+        if cols[3].button("Delete", key=f"map_delete_{i}"):
+            selections.delete_selection(store, name)
+            if st.session_state.get(SHOWN_SAVED) == name:
+                del st.session_state[SHOWN_SAVED]
+            st.rerun()
+
+
+def main() -> None:
+    st.title("Map")
+    st.caption("Hover a point for its text; click a point or draw a box / lasso to see the thumbnails, text "
+               "and share over time of the selected posts below the map, and save them as a style.")
+    view = ui.require_view("map")
+    posts, store = view.posts, ui.store()
+
+    controls = st.columns([3, 2, 1, 1])
+    names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
+    chosen = controls[0].multiselect("Styles", list(names), default=list(names), format_func=lambda s: names[s],
+                                     key="map_styles")
+    colour_by = controls[1].selectbox("Colour by", list(map_charts.COLOUR_BY), format_func=map_charts.COLOUR_BY.get,
+                                      key="map_colour")
+    show_thumbs = controls[2].toggle("Thumbnails on the map", value=True, key="map_thumbs")
+    per_style = controls[3].slider("Thumbnails per style", 1, 6, 3, key="map_per_style", disabled=not show_thumbs)
+
+    shown = map_charts.placed_posts(posts[posts["style"].isin(chosen)])
+    time_cols = st.columns([4, 1])
+    with time_cols[0]:
+        upto = month_slider(shown)
+    faint = time_cols[1].toggle("Later posts faint", value=False, key="map_faint")
+    drawn, later = map_charts.split_by_month(shown, upto)
+    st.caption(f"Drawing {len(drawn):,} of {len(shown):,} posts"
+               + (f" (up to {upto:%Y-%m})." if upto is not None else "."))
+
+    thumbs = thumbnails_on_map(view, drawn, chosen, per_style) if show_thumbs else {}
+    figure = map_charts.colour_map(drawn, colour_by, thumbnails=thumbs, later=later if faint else None)
+    event = st.plotly_chart(figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    left_out = int((posts["style"] < 0).sum())
+    if left_out:
+        st.caption(f"{left_out:,} posts left out of style fitting are not on the map.")
+
+    selected = plots.selected_post_ids(event)
+    saved = selections.load_selections(store)
+    shown_saved = st.session_state.get(SHOWN_SAVED)
+    if selected:
+        show_selection(posts, view.kept_posts(), selected, "Selected posts", store)
+    elif shown_saved in saved:
+        show_selection(posts, view.kept_posts(), saved[shown_saved], f"Saved selection: {shown_saved}", None)
+    else:
+        st.subheader("Selected posts")
+        st.caption("Nothing selected yet: click a point, or use the box / lasso tools in the chart's toolbar.")
+    saved_list(store, posts)
+
+
+main()

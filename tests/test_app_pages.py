@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-PAGES = ["app_pages/data.py", "app_pages/segmentation.py", "app_pages/styles.py", "app_pages/map.py", "app_pages/trends.py", "app_pages/forecast.py"]
+PAGES = ["app_pages/data.py", "app_pages/segmentation.py", "app_pages/styles.py", "app_pages/map.py", "app_pages/trends.py",
+         "app_pages/search.py", "app_pages/forecast.py"]
 TIMEOUT = 240  # seconds per script run (a pipeline re-run or a short training on a slow CPU)
 
 
@@ -250,12 +251,12 @@ def test_trends_shows_share_chart_and_gallery_images(demo_db, monkeypatch):
     view = view_for(demo_db)
     at = open_app(demo_db, monkeypatch, "app_pages/trends.py")
     figure = charts(at)[0]
-    assert len(figure.data) == view.k
+    assert len([t for t in figure.data if t.mode == "lines+markers"]) == view.k
     assert len(at.image) >= 5, "the top-5 gallery shows pictures"
     at.radio(key="trends_period").set_value("week").run()
     assert not at.exception
     weekly = charts(at)[0]
-    assert len(weekly.data) == view.k
+    assert len([t for t in weekly.data if t.mode == "lines+markers"]) == view.k
 
 
 # -- forecast ------------------------------------------------------------------------------------

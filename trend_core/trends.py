@@ -1,9 +1,12 @@
-"""Style share series: period bucketing, share tables, top styles and forecasting labels.
+"""Style share series: period bucketing, share tables, top styles, confidence bands, lifespans and
+forecasting labels.
 
 The unit of forecasting is a style's share series (style x period). Labels follow docs/ARCHITECTURE.md
 and DESIGN.md: the future share at the horizon, *hot* (the share is among the top (1 - hot_quantile) of
 styles in that period) and a trend class (rising / flat / falling: the mean share over the target span
 against the mean over the input window, +-trend_threshold relative), plus a tercile variant.
+Bands are Wilson intervals of a share read as a binomial proportion (engagement shares: with Kish's
+effective number of posts); a lifespan is a run of periods in which a style's share stays above a threshold.
 """
 from __future__ import annotations
 
@@ -54,6 +57,15 @@ def _kept(styles: pd.Series) -> pd.Series:
     return keep
 
 
+def post_engagement(posts: pd.DataFrame) -> np.ndarray:
+    """likes + collects + comments per post (int64; missing columns or values count as 0)."""
+    engagement = np.zeros(len(posts), dtype=np.int64)
+    for column in ENGAGEMENT_COLUMNS:
+        if column in posts:
+            engagement += pd.to_numeric(posts[column], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    return engagement
+
+
 def share_table(posts: pd.DataFrame, period: str = "month", styles: Iterable | None = None) -> pd.DataFrame:
     """Long table `period, style, count, total, share, engagement, engagement_share`.
 
@@ -72,11 +84,7 @@ def share_table(posts: pd.DataFrame, period: str = "month", styles: Iterable | N
     if frame.empty or not style_values:
         return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c == "period" else
                                           ("float64" if "share" in c else "int64")) for c in SHARE_COLUMNS})
-    engagement = np.zeros(len(frame), dtype=np.int64)
-    for column in ENGAGEMENT_COLUMNS:
-        if column in frame:
-            engagement += pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-    frame = frame.assign(_engagement=engagement)
+    frame = frame.assign(_engagement=post_engagement(frame))
     grouped = frame.groupby(["_period", "style"], sort=True).agg(count=("_period", "size"),
                                                                   engagement=("_engagement", "sum"))
     periods = period_range(frame["_period"].min(), frame["_period"].max(), period)
@@ -100,16 +108,130 @@ def wide(shares: pd.DataFrame, value: str = "share") -> pd.DataFrame:
     return table.astype(float)
 
 
-def top_styles(shares: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+def top_styles(shares: pd.DataFrame, n: int = 5, value: str = "share") -> pd.DataFrame:
     """The n styles with the largest share per period: `period, rank, style, share, count` (rank 1 =
-    largest; ties by style id; styles with zero share are not ranked)."""
-    frame = shares.loc[shares["share"] > 0]
-    ordered = frame.sort_values(["period", "share", "style"], ascending=[True, False, True])
+    largest; ties by style id; styles with zero share are not ranked). `value` ranks by another
+    column instead (e.g. 'engagement_share'), which is then added to the output."""
+    frame = shares.loc[shares[value] > 0]
+    ordered = frame.sort_values(["period", value, "style"], ascending=[True, False, True])
     ordered = ordered.assign(rank=ordered.groupby("period").cumcount() + 1)
-    out = ordered.loc[ordered["rank"] <= n, ["period", "rank", "style", "share", "count"]]
+    columns = ["period", "rank", "style", "share", "count"] + ([value] if value not in ("share", "count") else [])
+    out = ordered.loc[ordered["rank"] <= n, columns]
     out = out.reset_index(drop=True)
     out["rank"] = out["rank"].astype(np.int64)
     return out
+
+
+# -- confidence bands ------------------------------------------------------------------------------
+def wilson_interval(successes: np.ndarray | pd.Series, nobs: np.ndarray | pd.Series,
+                    level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of successes / nobs (statsmodels' proportion_confint), clipped to [0, 1].
+    A share of exactly 0 has lower 0, a share of 1 upper 1; nobs 0 gives (0, 1): no information.
+    Non-integer successes / nobs (effective sizes) are allowed."""
+    from statsmodels.stats.proportion import proportion_confint  # scipy-heavy: imported when needed
+
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    n = np.asarray(nobs, dtype=float)
+    hits = np.clip(np.nan_to_num(np.asarray(successes, dtype=float)), 0.0, np.where(n > 0, n, 0.0))
+    lower, upper = np.zeros_like(n), np.ones_like(n)
+    has = n > 0
+    if has.any():
+        lo, hi = proportion_confint(hits[has], n[has], alpha=1.0 - level, method="wilson")
+        lower[has], upper[has] = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+    lower[has & (hits <= 0)] = 0.0
+    upper[has & (hits >= n)] = 1.0
+    return lower, upper
+
+
+def binomial_bands(shares: pd.DataFrame, level: float = 0.95, value: str = "share",
+                   nobs: str = "total") -> pd.DataFrame:
+    """The share table with `lower` / `upper`: the Wilson interval of each share read as a binomial
+    proportion, value x nobs successes out of nobs trials (by default count / total posts of the period)."""
+    successes = shares[value].to_numpy(dtype=float) * shares[nobs].to_numpy(dtype=float)
+    lower, upper = wilson_interval(successes, shares[nobs].to_numpy(dtype=float), level)
+    return shares.assign(lower=lower, upper=upper)
+
+
+def effective_sizes(posts: pd.DataFrame, period: str = "month") -> pd.DataFrame:
+    """`period, n_eff`: Kish's effective number of posts behind each period's engagement shares,
+    (sum e)^2 / sum e^2 over the period's posts that belong to a style (e = likes + collects + comments).
+    Equal engagement gives the post count, one post holding all of it gives 1, no engagement gives 0."""
+    frame = posts.loc[_kept(posts["style"])] if len(posts) else posts
+    dates = period_start(frame["post_date"], period) if len(frame) else pd.Series([], dtype="datetime64[ns]")
+    weights = post_engagement(frame).astype(float)
+    sums = (pd.DataFrame({"period": dates.to_numpy(), "e": weights, "e2": weights ** 2})
+            .dropna(subset=["period"]).groupby("period", sort=True)[["e", "e2"]].sum())
+    n_eff = np.where(sums["e2"] > 0, sums["e"] ** 2 / sums["e2"].where(sums["e2"] > 0, 1.0), 0.0)
+    out = pd.DataFrame({"period": sums.index.to_numpy(), "n_eff": n_eff})
+    out["period"] = out["period"].astype("datetime64[ns]")
+    return out
+
+
+def engagement_bands(shares: pd.DataFrame, posts: pd.DataFrame, period: str = "month",
+                     level: float = 0.95) -> pd.DataFrame:
+    """The share table with `n_eff`, `lower`, `upper` for the engagement shares: an engagement share is
+    a proportion of posts weighted by their engagement, so its Wilson interval uses Kish's effective
+    number of posts (a month carried by one viral post gets a wide band)."""
+    merged = shares.merge(effective_sizes(posts, period), on="period", how="left")
+    merged["n_eff"] = merged["n_eff"].fillna(0.0)
+    return binomial_bands(merged, level, value="engagement_share", nobs="n_eff")
+
+
+# -- top-5 changes and lifespans -------------------------------------------------------------------
+def top_changes(top: pd.DataFrame, shares: pd.DataFrame, value: str = "share") -> pd.DataFrame:
+    """A top-styles table with `change` (the style's value minus its value in the previous period of the
+    share table; NaN in the first period) and `new` (the style was not in the previous period's top
+    list; False in the first period). Pass the full top table: `new` looks at the previous period's rows."""
+    order = [pd.Timestamp(p) for p in sorted(pd.unique(shares["period"]))]
+    previous = dict(zip(order[1:], order[:-1]))
+    lookup = {(pd.Timestamp(p), int(s)): float(v) for p, s, v in zip(shares["period"], shares["style"], shares[value])}
+    members = {(pd.Timestamp(p), int(s)) for p, s in zip(top["period"], top["style"])}
+    change, new = [], []
+    for p, s, v in zip(top["period"], top["style"], top[value]):
+        before = previous.get(pd.Timestamp(p))
+        change.append(float(v) - lookup.get((before, int(s)), 0.0) if before is not None else np.nan)
+        new.append(before is not None and (before, int(s)) not in members)
+    return top.assign(change=np.asarray(change, dtype=float), new=np.asarray(new, dtype=bool))
+
+
+LIFESPAN_COLUMNS = ["style", "style_name", "start", "end", "periods", "peak_share", "peak_period", "ongoing"]
+
+
+def _runs(above: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) positions of every run of True values."""
+    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
+
+
+def _style_name(group: pd.DataFrame, style: object) -> str:
+    name = group["style_name"].iloc[0] if "style_name" in group else None
+    return str(name) if isinstance(name, str) and name else f"S{style}"
+
+
+def lifespans(shares: pd.DataFrame, threshold: float, min_periods: int = 1, value: str = "share") -> pd.DataFrame:
+    """Spans in which a style's share stays above `threshold` (strictly), one row per span of at least
+    `min_periods` consecutive periods: `style, style_name, start, end, periods, peak_share, peak_period,
+    ongoing`. start / end are the first / last period above (end inclusive); peak_share is the largest
+    value in the span; ongoing says the span reaches the table's last period (the style is still above).
+    Expects share_table's regular grid (every style in every period); `value` may be 'engagement_share'."""
+    if min_periods < 1:
+        raise ValueError(f"min_periods must be >= 1, got {min_periods}")
+    rows = []
+    last = shares["period"].max() if len(shares) else None
+    for style, group in shares.sort_values("period").groupby("style", sort=True):
+        periods = pd.to_datetime(group["period"]).to_numpy()
+        values = group[value].to_numpy(dtype=float)
+        for first, stop in _runs(np.nan_to_num(values, nan=-np.inf) > threshold):
+            if stop - first + 1 < min_periods:
+                continue
+            peak = first + int(np.argmax(values[first:stop + 1]))
+            rows.append({"style": style, "style_name": _style_name(group, style), "start": periods[first],
+                         "end": periods[stop], "periods": stop - first + 1, "peak_share": values[peak],
+                         "peak_period": periods[peak], "ongoing": bool(periods[stop] == last)})
+    out = pd.DataFrame(rows, columns=LIFESPAN_COLUMNS)
+    return out.astype({"start": "datetime64[ns]", "end": "datetime64[ns]", "peak_period": "datetime64[ns]",
+                       "periods": "int64", "peak_share": "float64", "ongoing": "bool"})
 
 
 # -- labels ----------------------------------------------------------------------------------------

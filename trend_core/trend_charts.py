@@ -1,0 +1,186 @@
+"""Plotly figures of the Trends page: share lines with confidence bands, a stacked share area and
+style lifespans. Pure functions (frames in, figures out), no streamlit.
+
+Style names come from post text: they enter labels HTML-escaped and reach hover text only through
+customdata, never through a hovertemplate itself (where '%{...}' in a name would be read as a field).
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from pandas.tseries.frequencies import to_offset
+
+from trend_core.plots import _empty, _rgba, style_color
+from trend_core.trends import PERIOD_FREQ
+
+VALUE_LABELS = {"share": "share of posts", "engagement_share": "engagement-weighted share"}
+BAND_ALPHA = 0.15
+AREA_ALPHA = 0.55
+HOVER_FORMAT = {"day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m"}  # d3 time formats
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def period_end(starts: pd.Series | pd.DatetimeIndex, period: str) -> pd.DatetimeIndex:
+    """The start of the period after each period start (the exclusive end of that period)."""
+    return pd.DatetimeIndex(pd.to_datetime(starts)) + to_offset(PERIOD_FREQ[period])
+
+
+def label(style: int, name: object) -> str:
+    """A style's display name, HTML-escaped (plotly renders a subset of HTML in labels)."""
+    text = str(name) if isinstance(name, str) and name else f"S{int(style)}"
+    return html.escape(text, quote=True)
+
+
+def _selected(shares: pd.DataFrame, styles: Iterable[int] | None) -> pd.DataFrame:
+    """Rows of the chosen styles, sorted; `_engagement_total` = the period's engagement over all styles."""
+    frame = shares.sort_values(["style", "period"])
+    if "engagement" in frame:
+        frame = frame.assign(_engagement_total=frame.groupby("period")["engagement"].transform("sum"))
+    if styles is not None:
+        frame = frame[frame["style"].astype(int).isin({int(s) for s in styles})]
+    return frame
+
+
+def _by_style(frame: pd.DataFrame) -> Iterable[tuple[int, str, pd.DataFrame]]:
+    for style, group in frame.groupby("style", sort=True):
+        name = group["style_name"].iloc[0] if "style_name" in group else None
+        yield int(style), label(int(style), name), group
+
+
+def _detail(group: pd.DataFrame, value: str) -> np.ndarray:
+    """'n of N posts' / 'engagement e of E' per row, for the hover text."""
+    if value == "engagement_share" and "_engagement_total" in group:
+        return np.array([f"engagement {int(e):,} of {int(t):,}" for e, t in
+                         zip(group["engagement"], group["_engagement_total"])], dtype=object)
+    return np.array([f"{int(c):,} of {int(t):,} posts" for c, t in zip(group["count"], group["total"])],
+                    dtype=object)
+
+
+def _layout(fig: go.Figure, title: str, value: str, period: str) -> go.Figure:
+    fig.update_layout(title=title, hovermode="x unified", hoverlabel={"align": "left"},
+                      xaxis={"title": period, "hoverformat": HOVER_FORMAT[period]},
+                      yaxis={"title": VALUE_LABELS.get(value, value), "tickformat": ".0%", "rangemode": "tozero"},
+                      legend={"itemsizing": "constant"})
+    return fig
+
+
+# -- share over time -------------------------------------------------------------------------------
+def _band_traces(group: pd.DataFrame, style: int, name: str) -> list[go.Scatter]:
+    """The upper edge (invisible) and the lower edge filled up to it: a translucent band."""
+    common = {"x": group["period"], "mode": "lines", "line": {"width": 0}, "hoverinfo": "skip",
+              "legendgroup": str(style), "showlegend": False}
+    return [go.Scatter(y=group["upper"], name=f"{name} upper", **common),
+            go.Scatter(y=group["lower"], name=f"{name} band", fill="tonexty",
+                       fillcolor=_rgba(style_color(style), BAND_ALPHA), **common)]
+
+
+def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int] | None = None,
+                period: str = "month", level: float = 0.95, title: str | None = None) -> go.Figure:
+    """One line per style of `value` over the periods; where the frame has `lower` / `upper` columns
+    (trends.binomial_bands / engagement_bands) each line gets its band as a translucent fill.
+    Hover: the value, the band and how many posts (or how much engagement) it rests on."""
+    frame = _selected(shares, styles) if shares is not None else None
+    if frame is None or frame.empty:
+        return _empty(title or "Style shares", "no share series")
+    banded = {"lower", "upper"} <= set(frame.columns)
+    band_text = f" ({level:.0%} band %{{customdata[2]:.1%}}–%{{customdata[3]:.1%}})" if banded else ""
+    fig = go.Figure()
+    for style, name, group in _by_style(frame):
+        if banded:
+            fig.add_traces(_band_traces(group, style, name))
+        bounds = (group[["lower", "upper"]].to_numpy(dtype=float) if banded
+                  else np.zeros((len(group), 2)))
+        custom = np.column_stack([np.full(len(group), name, dtype=object), _detail(group, value), bounds])
+        fig.add_trace(go.Scatter(
+            x=group["period"], y=group[value], mode="lines+markers", name=name, legendgroup=str(style),
+            line={"color": style_color(style)}, marker={"size": 4}, customdata=custom,
+            hovertemplate="%{customdata[0]}: %{y:.1%}" + band_text + " · %{customdata[1]}<extra></extra>"))
+    heading = title or (f"{VALUE_LABELS.get(value, value)} per {period}"
+                        + (f", with {level:.0%} confidence bands" if banded else ""))
+    return _layout(fig, heading, value, period)
+
+
+def share_area(shares: pd.DataFrame, value: str = "share", styles: Iterable[int] | None = None,
+               period: str = "month", title: str | None = None) -> go.Figure:
+    """The styles' shares stacked on top of each other per period (no bands): with every style
+    shown, a period with posts fills up to 100 %."""
+    frame = _selected(shares, styles) if shares is not None else None
+    if frame is None or frame.empty:
+        return _empty(title or "Style shares", "no share series")
+    fig = go.Figure()
+    for style, name, group in _by_style(frame):
+        custom = np.column_stack([np.full(len(group), name, dtype=object), _detail(group, value)])
+        fig.add_trace(go.Scatter(
+            x=group["period"], y=group[value], mode="lines", name=name, stackgroup="shares", legendgroup=str(style),
+            line={"color": style_color(style), "width": 0.5}, fillcolor=_rgba(style_color(style), AREA_ALPHA),
+            customdata=custom, hovertemplate="%{customdata[0]}: %{y:.1%} · %{customdata[1]}<extra></extra>"))
+    return _layout(fig, title or f"{VALUE_LABELS.get(value, value)} per {period}, stacked", value, period)
+
+
+# -- lifespans -------------------------------------------------------------------------------------
+def _span_custom(spans: pd.DataFrame, name: str, period: str) -> np.ndarray:
+    """Hover fields per span: name, start, end, duration, peak share, peak period, 'still above'."""
+    fmt = "%Y-%m" if period == "month" else "%Y-%m-%d"
+    unit = {"day": "day", "week": "week", "month": "month"}[period]
+    return np.column_stack([
+        np.full(len(spans), name, dtype=object),
+        pd.to_datetime(spans["start"]).dt.strftime(fmt).to_numpy(dtype=object),
+        pd.to_datetime(spans["end"]).dt.strftime(fmt).to_numpy(dtype=object),
+        np.array([f"{int(n)} {unit}{'s' if int(n) != 1 else ''}" for n in spans["periods"]], dtype=object),
+        spans["peak_share"].to_numpy(dtype=float),
+        pd.to_datetime(spans["peak_period"]).dt.strftime(fmt).to_numpy(dtype=object),
+        np.where(spans["ongoing"].to_numpy(dtype=bool), " · still above", "").astype(object)])
+
+
+def _row_keeper(rows: list[str], at: object) -> go.Scatter:
+    """An invisible point per row, so styles without any span still get their (empty) row."""
+    return go.Scatter(x=[at] * len(rows), y=rows, mode="markers", marker={"opacity": 0}, hoverinfo="skip",
+                      showlegend=False, name="rows")
+
+
+def _span_bars(group: pd.DataFrame, style: int, name: str, period: str) -> go.Bar:
+    starts = pd.DatetimeIndex(pd.to_datetime(group["start"]))
+    widths = (period_end(group["end"], period) - starts).total_seconds() * 1000.0  # ms on a date axis
+    return go.Bar(
+        y=[name] * len(group), base=starts.strftime("%Y-%m-%d").tolist(), x=np.asarray(widths, dtype=float),
+        orientation="h", name=name, legendgroup=str(style), showlegend=False,
+        marker={"color": style_color(style)}, customdata=_span_custom(group, name, period),
+        hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} – %{customdata[2]} (%{customdata[3]})"
+                      "%{customdata[6]}<br>peak %{customdata[4]:.1%} in %{customdata[5]}<extra></extra>")
+
+
+def lifespan_chart(spans: pd.DataFrame, period: str = "month", threshold: float | None = None,
+                   names: Mapping[int, str] | None = None, extent: tuple[object, object] | None = None,
+                   value: str = "share") -> go.Figure:
+    """Gantt-like chart of trends.lifespans: one row per style (`names` lists every style to show, in
+    order, also those that never rise above the threshold), one bar per span from the start of its first
+    period to the end of its last; `extent` (first, last period) fixes the time axis to the whole series.
+    Hover: start, end, duration and peak share."""
+    noun = VALUE_LABELS.get(value, value)
+    fig = go.Figure()
+    rows = [label(s, n) for s, n in (names or {}).items()]
+    if rows and extent is not None:
+        fig.add_trace(_row_keeper(rows, pd.Timestamp(extent[0])))
+    has_spans = spans is not None and not spans.empty
+    for style, name, group in _by_style(spans) if has_spans else []:
+        fig.add_trace(_span_bars(group, style, name, period))
+    if not has_spans:
+        message = f"no style's {noun} rises above {threshold:.0%}" if threshold is not None else "no spans"
+        fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    xaxis: dict = {"type": "date", "title": period}
+    if extent is not None:
+        xaxis["range"] = [pd.Timestamp(extent[0]), period_end(pd.DatetimeIndex([extent[1]]), period)[0]]
+    yaxis: dict = {"autorange": "reversed", "title": None, "type": "category"}
+    if rows:
+        yaxis.update(categoryorder="array", categoryarray=rows)
+    n_rows = max(len(rows), spans["style"].nunique() if has_spans else 0)
+    heading = f"Style lifespans: spans with {noun} above {threshold:.0%}" if threshold is not None \
+        else "Style lifespans"
+    fig.update_layout(title=heading, barmode="overlay", xaxis=xaxis, yaxis=yaxis, hovermode="closest",
+                      height=max(260, 90 + 32 * n_rows))
+    return fig
