@@ -105,8 +105,8 @@ with right:
 st.plotly_chart(plots.loss_curve(result.history), key="forecast_loss")
 
 st.subheader("Forecast")
-names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
-history = ui.shares(view, fcfg.period)
+names = {int(sid): name for sid, name in pipeline.forecast_series_names(result, view).items()}
+history = pipeline.panel_shares(ui.store(), view, fcfg.period)  # styles and saved selections (★)
 fc = result.forecasts
 ranked = list(names)
 if fc is not None and not fc.empty and "p_hot" in fc:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
-from trend_core import plots, trend_charts, trends
+from trend_core import plots, selections, trend_charts, trends
 from trend_core.pipeline import StylesView
 
 LEVEL = 0.95
@@ -25,6 +25,17 @@ BAND_NOTES = {
 }
 
 
+def with_selections(table: pd.DataFrame, view: StylesView, period: str) -> pd.DataFrame:
+    """The style share table plus one series per selection saved on the Map page (marked ★): its posts'
+    share of all kept posts per period, so it can be followed like a style."""
+    saved = selections.load_selections(ui.store())
+    if not saved:
+        return table
+    extra = selections.selection_shares(view.kept_posts(), saved, period)
+    extra["style_name"] = "★ " + extra["style_name"].astype(str)
+    return pd.concat([table, extra[table.columns]], ignore_index=True)
+
+
 def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFrame, str, str, list[int]]:
     """Controls and the share-over-time chart; returns (share table, period, measure, chosen styles)."""
     cols = st.columns([1.4, 1.4, 1.3, 3])
@@ -37,15 +48,17 @@ def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFr
     chosen = cols[3].multiselect("Styles", list(names), default=list(names), format_func=names.get,
                                  key="trends_styles")
     value = "engagement_share" if weighted else "share"
-    table = ui.shares(view, period)
+    table = with_selections(ui.shares(view, period), view, period)
     if kind == "lines":
         banded = (trends.engagement_bands(table, view.kept_posts(), period, LEVEL) if weighted
                   else trends.binomial_bands(table, LEVEL))
         figure = trend_charts.share_lines(banded, value=value, styles=chosen, period=period, level=LEVEL)
         note = BAND_NOTES[value]
     else:
-        figure = trend_charts.share_area(table, value=value, styles=chosen, period=period)
-        note = "Stacked: with every style shown a period adds up to 100 %. No bands in this view."
+        clusters = [c for c in chosen if c < selections.SELECTION_STYLE_BASE]
+        figure = trend_charts.share_area(table, value=value, styles=clusters, period=period)
+        note = ("Stacked: with every style shown a period adds up to 100 %. No bands in this view; saved "
+                "selections overlap the styles and are shown as lines only.")
     st.plotly_chart(figure, key="trends_chart")
     st.caption(note)
     return table, period, value, chosen
@@ -167,7 +180,9 @@ st.caption("How each style's share of posts moves over time, how long each stays
            "top 5 with their pictures.")
 
 view = ui.require_view("trends")
+saved = selections.load_selections(ui.store())
 style_names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
+style_names |= {sid: f"★ {name}" for name, sid in selections.selection_style_ids(saved).items()}
 share_table, chosen_period, measure, chosen_styles = share_section(view, style_names)
 lifespan_section(share_table, chosen_period, measure, style_names, chosen_styles)
 gallery_section(view, measure, style_names)

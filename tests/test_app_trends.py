@@ -179,3 +179,19 @@ def test_gallery_rows_per_month_with_pictures(demo_db, monkeypatch, view):
     n_first = int((pd.to_datetime(view.top_styles("month", 5)["period"]) == months[0]).sum())
     assert all("pts" in c for c in slots[:-n_first])  # change against the month before
     assert not any("pts" in c for c in slots[-n_first:])  # the first month has nothing to compare with
+
+
+def test_a_saved_selection_appears_as_a_starred_line(demo_db_copy, monkeypatch):
+    from trend_core.selections import SELECTION_STYLE_BASE, save_selection
+    from trend_core.store import Store
+
+    posts = Store(demo_db_copy).load_posts()
+    save_selection(Store(demo_db_copy), "picked", posts["post_id"].astype(str).head(60).tolist())
+    at = open_page(demo_db_copy, monkeypatch)
+    styles = at.multiselect(key="trends_styles")
+    assert SELECTION_STYLE_BASE in styles.value
+    names = [t.name or "" for t in share_chart(at).data]
+    assert any(n.endswith("★ picked") or "★ picked" in n for n in names), names
+    at.radio(key="trends_kind").set_value("area")
+    rerun(at)
+    assert not any("★" in (t.name or "") for t in share_chart(at).data)  # selections overlap: lines only

@@ -133,3 +133,25 @@ def test_selection_share_line(posts):
     figure = map_charts.selection_share_line(posts, ["p01", "p02", "p11"])
     assert len(figure.data) == 1 and figure.data[0].mode == "lines+markers"
     assert np.allclose(figure.data[0].y, [2 / 8, 1 / 8, 0, 0])
+
+
+def test_a_saved_selection_is_forecast_and_exported_like_a_style(demo_db_copy):
+    from trend_core import pipeline
+    from trend_core.config import ForecastConfig
+    from trend_core.plugins import effective_config
+    from trend_core.selections import save_selection
+
+    db = Store(demo_db_copy)
+    view = pipeline.load_view(db, effective_config(pipeline.config_from_settings(db))[0])
+    fcfg = ForecastConfig(period="month", window=3, horizon=2, epochs=2, test_periods=3)
+    before = pipeline.forecast_key(view, fcfg, load_selections(db))
+    chosen = view.kept_posts()["post_id"].astype(str).head(40).tolist()
+    save_selection(db, "My <b>pick</b>", chosen)
+    saved = load_selections(db)
+    assert pipeline.forecast_key(view, fcfg, saved) != before  # a new selection is a new forecast
+    panel, _, _ = pipeline.forecast_inputs(db, view, fcfg)
+    assert SELECTION_STYLE_BASE in set(panel.columns) and len(panel.columns) == view.k + 1
+    result = pipeline.run_forecast(db, view, fcfg)
+    table = pd.read_csv(__import__("io").StringIO(pipeline.forecast_csv(result, view)))
+    assert len(table) == (view.k + 1) * 2
+    assert (table.loc[table["style"] == SELECTION_STYLE_BASE, "style_name"] == "★ My <b>pick</b>").all()

@@ -482,9 +482,29 @@ def _torch_threads() -> int | None:
     return None if torch.cuda.is_available() else 1
 
 
-def forecast_key(view: StylesView, fcfg: ForecastConfig) -> str:
-    """A forecast is keyed by the clustering it reads and every forecasting setting."""
-    return fcfg.key(stable_hash("forecast", view.clustering_key, view.keys.dataset))
+def forecast_key(view: StylesView, fcfg: ForecastConfig, saved: dict[str, list[str]] | None = None) -> str:
+    """A forecast is keyed by the clustering it reads, the saved selections forecast beside the
+    styles and every forecasting setting."""
+    return fcfg.key(stable_hash("forecast", view.clustering_key, view.keys.dataset, saved or {}))
+
+
+def _saved_selections(store: Store) -> dict[str, list[str]]:
+    from trend_core import selections
+
+    return selections.load_selections(store)
+
+
+def panel_shares(store: Store, view: StylesView, period: str) -> pd.DataFrame:
+    """The styles' share table plus one series per selection saved on the Map page (style ids from
+    selections.SELECTION_STYLE_BASE), so a saved selection is forecast like a style."""
+    from trend_core import selections
+
+    shares = view.shares(period)
+    saved = _saved_selections(store)
+    if not saved:
+        return shares
+    extra = selections.selection_shares(view.kept_posts(), saved, period)
+    return pd.concat([shares, extra[shares.columns]], ignore_index=True)
 
 
 def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarray | None:
@@ -538,7 +558,7 @@ def embedding_covariates(store: Store, view: StylesView, modality: str, panel: p
 
 def forecast_inputs(store: Store, view: StylesView, fcfg: ForecastConfig) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], tuple[str, ...]]:
     """The style panel (period x style share), covariates and the expanded modality names."""
-    shares = view.shares(fcfg.period)
+    shares = panel_shares(store, view, fcfg.period)
     panel = trends.wide(shares, "share")
     covariates: dict[str, pd.DataFrame] = {
         "count": np.log1p(trends.wide(shares, "count")),
@@ -595,7 +615,7 @@ def _cached_forecast(key: str, stored: tuple[dict, dict[str, Any]], cached: bool
 
 def load_forecast(store: Store, view: StylesView, fcfg: ForecastConfig) -> CachedForecast | None:
     """The stored forecast for this clustering and these settings, or None when never trained."""
-    key = forecast_key(view, fcfg)
+    key = forecast_key(view, fcfg, _saved_selections(store))
     stored = store.get_artifact(key)
     return None if stored is None else _cached_forecast(key, stored, True, fcfg)
 
@@ -615,16 +635,30 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
     result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
                             trend=view.config.trends, threads=_torch_threads())
     meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
-    meta.update(split=result.split, info=result.info)
-    key = forecast_key(view, fcfg)
+    saved = _saved_selections(store)
+    meta.update(split=result.split, info=result.info | {"selection_names": _selection_names(saved)})
+    key = forecast_key(view, fcfg, saved)
     store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
     return _cached_forecast(key, store.get_artifact(key), False, fcfg)
+
+
+def _selection_names(saved: dict[str, list[str]]) -> dict[str, str]:
+    """Series id (as text) -> name of each saved selection forecast beside the styles."""
+    from trend_core import selections
+
+    return {str(sid): name for name, sid in selections.selection_style_ids(saved).items()}
+
+
+def forecast_series_names(result: CachedForecast, view: StylesView) -> dict[str, str]:
+    """Series id (as text) -> display name: style names, and saved selections marked ★."""
+    names = dict(zip(view.styles["style"].astype(str), view.styles["name"].astype(str)))
+    return names | {sid: f"★ {name}" for sid, name in result.info.get("selection_names", {}).items()}
 
 
 def forecast_csv(result: CachedForecast, view: StylesView) -> str:
     """One row per style and horizon step: names, dates, point, interval, p(hot), class, keys, span."""
     frame = result.forecasts.copy()
-    names = dict(zip(view.styles["style"].astype(str), view.styles["name"]))
+    names = forecast_series_names(result, view)
     frame.insert(1, "style_name", frame["series"].astype(str).map(names))
     frame = frame.rename(columns={"series": "style"})
     frame["period"] = pd.to_datetime(frame["period"]).dt.strftime("%Y-%m-%d")
