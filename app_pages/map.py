@@ -5,6 +5,9 @@
   the map at their positions (layout images);
 - time: a month slider draws only the posts up to that month (later ones optionally faint), so the map
   can be watched filling over time;
+- mode: "Select (lasso / box)" is the interactive st.plotly_chart below; "Hover previews" renders the
+  same WebGL figure as an offline HTML component (trend_core.map_hover) where hovering a point shows
+  a thumbnail of its segmented garment (the masked image) and its text next to the cursor;
 - selection: clicking a point or drawing a box / lasso (st.plotly_chart(on_select="rerun")) shows the
   selected posts (thumbnails, escaped text) and their share per month; a selection can be saved under a
   name (trend_core.selections) and is then listed with its size, to show again or delete.
@@ -13,13 +16,17 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from app_pages import _common as ui
-from trend_core import map_charts, pipeline, plots, selections
+from trend_core import image_stages, map_charts, map_hover, pipeline, plots, selections
 from trend_core.store import Store
 
 GALLERY_LIMIT = 24
 GALLERY_COLUMNS = 6
+SELECT_MODE = "Select (lasso / box)"
+HOVER_MODE = "Hover previews"
+HOVER_HEIGHT = 660
 SHOWN_SAVED = "map_show_saved"  # session key: name of the saved selection shown when nothing is selected
 
 
@@ -31,6 +38,21 @@ def thumbnails_on_map(view: pipeline.StylesView, drawn: pd.DataFrame, chosen: li
     hashes = drawn.set_index(drawn["post_id"].astype(str)).reindex(wanted)["image_hash"]
     blobs = ui.images(hashes.dropna(), "thumb")
     return {pid: blobs[h] for pid, h in hashes.items() if isinstance(h, str) and h in blobs}
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the garment previews…")
+def _garment_previews(db: str, clustering_key: str, segmenter: str,
+                      pairs: tuple[tuple[str, str], ...]) -> dict[str, bytes]:
+    """post_id -> masked garment JPEG; cached per clustering key, segmenter and drawn posts."""
+    frame = pd.DataFrame(list(pairs), columns=["post_id", "image_hash"])
+    return map_hover.load_masked_thumbnails(ui.store(), frame, segmenter, limit=map_hover.MAX_PREVIEWS)
+
+
+def garment_previews(view: pipeline.StylesView, drawn: pd.DataFrame) -> dict[str, bytes]:
+    """Masked garment thumbnails for at most map_hover.MAX_PREVIEWS of the drawn posts."""
+    chosen = map_hover.preview_posts(drawn, map_hover.MAX_PREVIEWS)
+    pairs = tuple(zip(chosen["post_id"].astype(str), chosen["image_hash"].astype(str)))
+    return _garment_previews(ui.db_path(), view.clustering_key, image_stages.segmenter_key(view.config), pairs)
 
 
 def month_slider(posts: pd.DataFrame) -> pd.Timestamp | None:
@@ -145,12 +167,25 @@ def main() -> None:
 
     thumbs = thumbnails_on_map(view, drawn, chosen, per_style) if show_thumbs else {}
     figure = map_charts.colour_map(drawn, colour_by, thumbnails=thumbs, later=later if faint else None)
-    event = st.plotly_chart(figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    mode = st.radio("Mode", [SELECT_MODE, HOVER_MODE], horizontal=True, key="map_mode",
+                    help="Select: click / box / lasso to list posts below. Hover previews: hovering a point "
+                         "shows its segmented garment and text (selection is off in this mode).")
+    if mode == HOVER_MODE:
+        previews = garment_previews(view, drawn)
+        st.caption(f"Garment previews for {len(previews):,} of {len(drawn):,} drawn posts"
+                   + (f" (at most {map_hover.MAX_PREVIEWS:,}; the others show their text only)."
+                      if len(drawn) > map_hover.MAX_PREVIEWS else "; hover a point to see it.")
+                   + ("" if previews else " No stored clothing masks for the configured segmenter:"
+                      " run the pipeline with segmentation to get them."))
+        components.html(map_hover.hover_html(figure, previews, height=HOVER_HEIGHT - 20), height=HOVER_HEIGHT)
+        event = None
+    else:
+        event = st.plotly_chart(figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
     left_out = int((posts["style"] < 0).sum())
     if left_out:
         st.caption(f"{left_out:,} posts left out of style fitting are not on the map.")
 
-    selected = plots.selected_post_ids(event)
+    selected = plots.selected_post_ids(event) if event is not None else []
     saved = selections.load_selections(store)
     shown_saved = st.session_state.get(SHOWN_SAVED)
     if selected:

@@ -166,3 +166,27 @@ def test_selection_gallery_share_line_and_saving(demo_db_copy, monkeypatch):
     rerun(at)
     assert "Saved selections (0)" in subheaders(at) and "Selected posts" in subheaders(at)
     assert selections.load_selections(Store(demo_db_copy)) == {}
+
+
+# -- hover previews ----------------------------------------------------------------------------------
+def test_hover_previews_mode_renders_the_component(demo_db, monkeypatch):
+    from trend_core import map_hover
+
+    SELECT_MODE, HOVER_MODE = "Select (lasso / box)", "Hover previews"  # app_pages.map runs on import
+
+    at = open_map(demo_db, monkeypatch)
+    assert at.radio(key="map_mode").value == SELECT_MODE
+    assert len(at.get("iframe")) == 0 and len(charts(at)) == 1
+
+    at.radio(key="map_mode").set_value(HOVER_MODE)
+    rerun(at)
+    frames = at.get("iframe")
+    assert len(frames) == 1 and len(charts(at)) == 0, "the map is the HTML component, not st.plotly_chart"
+    page = frames[0].proto.srcdoc
+    assert "plotly_hover" in page and map_hover.TIP_IMG_ID in page
+    assert page.count("data:image/jpeg;base64,") >= 1, "masked garment thumbnails are embedded"
+    assert any("Garment previews for" in c.value for c in at.caption)
+
+    at.radio(key="map_mode").set_value(SELECT_MODE)
+    rerun(at)
+    assert len(at.get("iframe")) == 0 and len(charts(at)) == 1

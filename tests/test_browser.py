@@ -1,13 +1,15 @@
 """The real thing: `streamlit run app.py` on a free port against the demo database, driven by
 Playwright with Debian's chromium. Visits every page, waits for a rendered plotly chart, checks that
-no Streamlit exception is shown, clicks a point on the map to get its thumbnail, trains a short
-forecast, and saves a screenshot of the Styles page to docs/screenshot.png.
+no Streamlit exception is shown, clicks a point on the map to get its thumbnail, lassoes a cluster of
+points to get the selection gallery, hovers a point in the map's "Hover previews" mode (an offline HTML
+component, plotly.js inlined) to see the segmented garment, trains a short forecast, and saves a screenshot of the Styles page to docs/screenshot.png.
 
 Set TREND_SKIP_BROWSER=1 to skip; otherwise a missing browser is a failure.
 """
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 PLOT = ".js-plotly-plot .main-svg"
 EXCEPTION = '[data-testid="stException"]'
+GARMENT_IMG, GARMENT_TIP = "garment-img", "garment-tip"  # trend_core.map_hover.TIP_IMG_ID / TIP_ID
 
 pytestmark = pytest.mark.skipif(os.environ.get("TREND_SKIP_BROWSER") == "1",
                                 reason="TREND_SKIP_BROWSER=1")
@@ -154,6 +158,83 @@ def test_map_click_shows_thumbnail_and_text(server, page):
     page.get_by_text("Selected posts (1)").first.wait_for(timeout=60_000)
     page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)  # the clicked post's thumbnail
     _wait_idle(page)
+    _no_exception(page)
+
+
+POINT_JS = """(gd, pick) => {
+    // screen position (in gd's document) of the median point of the first trace, inside the plot area
+    const fl = gd._fullLayout, t = gd._fullData.find(d => d.visible !== false && d.x && d.x.length), box = gd.getBoundingClientRect();
+    const order = Array.from(t.x.keys()).sort((a, b) => t.x[a] - t.x[b]);
+    const i = order[Math.floor(order.length * pick)];
+    return [box.left + fl._size.l + fl.xaxis.l2p(t.x[i]), box.top + fl._size.t + fl.yaxis.l2p(t.y[i])];
+}"""
+PLOT_READY = "gd => !!(gd._fullLayout && gd._fullData && gd._fullData.length > 0 && gd._fullLayout._size)"
+
+
+def _choose_mode(page, label: str) -> None:
+    page.get_by_text(label, exact=True).click()
+    _wait_idle(page)
+
+
+def test_map_lasso_selection_shows_the_gallery(server, page):
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    _open(page, server, "map", "Map")
+    page.get_by_text("Nothing selected yet", exact=False).first.wait_for()
+    plot = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    plot.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => {{ const gd = document.querySelector('.js-plotly-plot'); return gd && ({PLOT_READY})(gd); }}")
+    plot.hover()  # the modebar shows on hover
+    page.locator('.modebar-btn[data-val="lasso"]').first.click(force=True)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode === 'lasso'")
+    x, y = plot.evaluate(POINT_JS, 0.5)
+    r = 45  # a closed path (octagon) around the median point of the first style
+    path = [(x + r * np.cos(a), y + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 17)]
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for px, py in path[1:]:
+        page.mouse.move(px, py, steps=3)
+    page.mouse.up()
+    page.get_by_text(re.compile(r"^Selected posts \(\d+\)$")).first.wait_for(timeout=60_000)
+    page.wait_for_selector('[data-testid="stImage"] img', timeout=60_000)  # the selection gallery
+    _wait_idle(page)
+    assert page.get_by_text("Nothing selected yet", exact=False).count() == 0
+    _no_exception(page)
+
+
+def test_map_hover_previews_show_the_garment(server, page):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    _open(page, server, "map", "Map")
+    _choose_mode(page, "Hover previews")
+    iframe = page.locator("iframe[srcdoc]").first
+    iframe.wait_for()
+    iframe.scroll_into_view_if_needed()
+    frame = page.frame_locator("iframe[srcdoc]").first
+    gd = frame.locator(".js-plotly-plot").first
+    gd.wait_for()
+    frame.locator(".js-plotly-plot .main-svg").first.wait_for()
+    deadline = time.monotonic() + 60
+    while not gd.evaluate(PLOT_READY):
+        assert time.monotonic() < deadline, "the component's plot never rendered"
+        page.wait_for_timeout(200)
+    tip = frame.locator(f"#{GARMENT_IMG}")
+    for pick in (0.5, 0.25, 0.75, 0.1, 0.9):  # a few points, in case one has no stored mask
+        iframe.scroll_into_view_if_needed()
+        box = iframe.bounding_box()
+        x, y = gd.evaluate(POINT_JS, pick)
+        page.mouse.move(box["x"] + x + 40, box["y"] + y + 40)
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        try:
+            tip.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert tip.is_visible(), "hovering a point shows its garment thumbnail"
+    assert tip.evaluate("img => img.src.startsWith('data:image/jpeg;base64,') && img.naturalWidth > 0")
+    assert frame.locator(f"#{GARMENT_TIP}").inner_text().strip(), "and the post's text"
+    page.mouse.move(5, 5)
+    tip.wait_for(state="hidden", timeout=10_000)
     _no_exception(page)
 
 
