@@ -232,3 +232,22 @@ def main(n_posts: int = DEMO_POSTS, seed: int = DEMO_SEED) -> None:
 
 if __name__ == "__main__":
     main(*(int(a) for a in sys.argv[1:3]))
+
+
+def test_large_sweeps_fit_on_a_sample_and_label_every_point(monkeypatch):
+    import trend_core.styles as styles_mod
+
+    X, truth = make_blobs(n_samples=1500, n_features=4, centers=5, cluster_std=0.5, random_state=2)
+    monkeypatch.setattr(styles_mod, "SWEEP_FIT_SAMPLE", 400)  # pretend 1500 points is "large"
+    seen: list[int] = []
+    original = styles_mod._sweep_labels
+
+    def spy(Z, k, seed, fit_rows):
+        seen.append(len(fit_rows))
+        labels = original(Z, k, seed, fit_rows)
+        assert len(labels) == len(Z)
+        return labels
+    monkeypatch.setattr(styles_mod, "_sweep_labels", spy)
+    sweep = styles_mod.sweep_k(X, range(2, 9), sample_size=600, seed=0)
+    assert seen == [400] * 7
+    assert choose_k(sweep) == 5

@@ -26,6 +26,7 @@ DESCRIBE_COLUMNS = ["style", "size", "keywords", "exemplars", "phrases"]
 UMAP_METRIC = "euclidean"   # fused blocks are standardised, so euclidean distances are meaningful
 MAX_K = 200                 # the largest K a sweep may try
 MINIBATCH_ABOVE = 20000     # K-means switches to MiniBatchKMeans above this many points
+SWEEP_FIT_SAMPLE = 20000    # above this many points the sweep fits each K on a fixed sample and labels the rest
 _PRECOMPUTE_BELOW = 4000    # silhouette samples up to this size share one distance matrix across K
 _EXACT_KNN_BELOW = 20000    # exact (BLAS, chunked) neighbours below this many points, NN-descent above
 
@@ -105,11 +106,19 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else float("nan")
 
 
+def _sweep_labels(Z: np.ndarray, k: int, seed: int, fit_rows: np.ndarray | None) -> np.ndarray:
+    """K-means labels of every point; fitted on `fit_rows` only when given (large inputs)."""
+    if fit_rows is None:
+        return _kmeans(Z, k, seed, n_init=3).fit_predict(Z)
+    return _kmeans(Z[fit_rows], k, seed, n_init=3).fit(Z[fit_rows]).predict(Z)
+
+
 def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repeats: int = 3,
             progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
-    """For every K: K-means (n_init 3, random_state seed), then silhouette, Calinski-Harabasz and
-    Davies-Bouldin on `repeats` random samples of `sample_size` points (different per repeat, the same
-    samples for every K). Columns SWEEP_COLUMNS: silhouette = mean over samples, silhouette_std = their
+    """For every K: K-means (n_init 3, random_state seed; above SWEEP_FIT_SAMPLE points fitted on a
+    fixed random sample of that size, every point then labelled by its nearest centre), then
+    silhouette, Calinski-Harabasz and Davies-Bouldin on `repeats` random samples of `sample_size`
+    points (different per repeat, the same samples for every K). Columns SWEEP_COLUMNS: silhouette = mean over samples, silhouette_std = their
     std (0 when the sample is the whole set, which is then scored once); `seconds` per K (fit + scores,
     the shared distance matrices counted once up front in the first K). `progress(fraction, message)`
     is called after each K."""
@@ -122,6 +131,8 @@ def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repea
     samples = [np.arange(n) if size >= n else np.sort(rng.choice(n, size=size, replace=False))
                for _ in range(n_samples)]
     dists = [pairwise_distances(Z[idx]) if size <= _PRECOMPUTE_BELOW else None for idx in samples]
+    fit_rows = (None if n <= SWEEP_FIT_SAMPLE
+                else np.sort(np.random.default_rng(seed + 1).choice(n, size=SWEEP_FIT_SAMPLE, replace=False)))
     shared = time.perf_counter() - t0
     rows = []
     for k in ks:
@@ -132,7 +143,7 @@ def sweep_k(Z: np.ndarray, ks: Sequence[int], sample_size: int, seed: int, repea
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than K
-            labels = _kmeans(Z, int(k), seed, n_init=3).fit_predict(Z)
+            labels = _sweep_labels(Z, int(k), seed, fit_rows)
         scores = np.array([_sample_scores(Z, D, idx, labels) for idx, D in zip(samples, dists)])
         sil = _finite(scores[:, 0])
         rows.append({"k": int(k), "silhouette": _mean(sil),
