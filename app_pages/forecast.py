@@ -1,133 +1,271 @@
-"""Forecast: train the LSTM on chosen modalities, compare it with baselines on the same temporal
-split, plot history + forecast, and export the forecast as CSV."""
+"""Forecast: train a neural model (LSTM or attention) on chosen inputs for the styles or for imported
+series, backtest it beside baselines on the same rolling-origin split, run a modality ablation, plot
+history + forecast and export the forecast as CSV. Algorithms live in trend_core."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
-from trend_core import pipeline, plots
+from trend_core import forecast_charts, pipeline, plots
 from trend_core.config import ForecastConfig
+from trend_core.forecast.models import NEURAL_MODELS
+from trend_core.forecast.series_io import SeriesTable, read_covariate, read_series, season_for
 
-MODALITIES = ("share", "count", "engagement", "image", "mask", "text")
-LOWER_IS_BETTER = ("mae", "wape", "mase")
+STYLE_INPUTS = ("share", "count", "engagement", "image", "mask", "text")
+SOURCES = ("Styles", "Imported series (CSV)")
+DEVICES = ["auto"] + (["cuda"] if ui.device_name().startswith("cuda") else []) + ["cpu"]
 
 st.title("Forecast")
-st.caption("Each style's share series is cut into windows of W periods that predict the share G..G+H "
-           "periods later. The test span lies after every training target; baselines use the same split.")
-
-view = ui.require_view("forecast")
+st.caption("Each series is cut into windows of W periods that predict the value G+1..G+H periods later. "
+           "Every test span lies after the training targets of its fold; baselines use the same windows.")
+source = st.radio("Series to forecast", SOURCES, horizontal=True, key="forecast_source")
 defaults = ForecastConfig()
-saved = pipeline.load_choice(ui.store(), "forecast") or {}
 
+
+# -- the data ----------------------------------------------------------------------------------------
+def imported_series() -> tuple[SeriesTable, dict[str, SeriesTable]] | None:
+    """The uploaded (or server-path) series CSV and covariates, or None with a hint."""
+    cols = st.columns(2)
+    upload = cols[0].file_uploader("Series CSV (wide: date + one column per series; or long: series, date, value)",
+                                   type=["csv"], key="forecast_series_file")
+    path = cols[0].text_input("… or a CSV path on this server", key="forecast_series_path")
+    cov_uploads = cols[1].file_uploader("Covariate CSVs of the same shape (optional, e.g. a leading signal)",
+                                        type=["csv"], accept_multiple_files=True, key="forecast_covariate_files")
+    cov_paths = cols[1].text_input("… or covariate paths on this server (comma separated)",
+                                   key="forecast_covariate_paths")
+    if upload is None and not path.strip():
+        st.info("Upload a series CSV, or give its path. Forecasting the styles needs no file: pick **Styles**.")
+        return None
+    try:
+        table = read_series(upload if upload is not None else path.strip())
+        covs = {}
+        for item in list(cov_uploads or []) + [p.strip() for p in cov_paths.split(",") if p.strip()]:
+            name = Path(getattr(item, "name", item)).stem
+            covs[name] = read_covariate(item, table)
+    except (ValueError, FileNotFoundError) as exc:
+        st.error(f"Cannot read the file: {exc}")
+        return None
+    st.caption(f"{table.frame.shape[1]} series × {table.frame.shape[0]} dates ({table.layout} layout, "
+               f"{table.frame.index.min().date()} – {table.frame.index.max().date()})"
+               + (f"; covariates: {', '.join(covs)}" if covs else "")
+               + ("; " + "; ".join(table.notes + [n for c in covs.values() for n in c.notes]) if table.notes else ""))
+    return table, covs
+
+
+if source == SOURCES[0]:
+    view = ui.require_view("forecast")
+    saved = pipeline.load_choice(ui.store(), "forecast") or {}
+    inputs = STYLE_INPUTS
+    external = None
+else:
+    view = None
+    external = imported_series()
+    if external is None:
+        st.stop()
+    saved = {}
+    inputs = ("share", *external[1])
+
+# -- settings ----------------------------------------------------------------------------------------
 with st.form("forecast_form"):
-    cols = st.columns([3, 1, 1])
-    modalities = cols[0].multiselect("Inputs (modalities)", MODALITIES,
-                                     default=[m for m in saved.get("modalities", defaults.modalities) if m in MODALITIES],
-                                     key="forecast_modalities",
-                                     help="share / count / engagement: the style's own series; image / mask / text: the "
-                                          "mean embedding of its posts' full photo / clothing only / text per period.")
-    period = cols[1].selectbox("Period", ["day", "week", "month"],
-                               index=["day", "week", "month"].index(saved.get("period", defaults.period)),
-                               key="forecast_period")
-    seed = cols[2].number_input("Seed", 0, 1_000_000, int(saved.get("seed", defaults.seed)), key="forecast_seed")
-    cols = st.columns(5)
-    window = cols[0].number_input("Window W", 1, 104, int(saved.get("window", defaults.window)), key="forecast_window")
-    gap = cols[1].number_input("Gap G", 0, 52, int(saved.get("gap", defaults.gap)), key="forecast_gap")
-    horizon = cols[2].number_input("Horizon H", 1, 52, int(saved.get("horizon", defaults.horizon)),
+    cols = st.columns([3, 1, 1, 1])
+    chosen_inputs = cols[0].multiselect(
+        "Inputs (modalities)", inputs, default=[m for m in saved.get("modalities", defaults.modalities) if m in inputs]
+        or ["share"], key="forecast_modalities",
+        help="share / count / engagement: the style's own series; image / mask / text: the mean embedding of its "
+             "posts' full photo / clothing only / text per period, reduced on the training span; imported "
+             "series: share is the series itself, the rest are the covariate files.")
+    model_kind = cols[1].selectbox("Model", list(NEURAL_MODELS),
+                                   index=list(NEURAL_MODELS).index(saved.get("model", defaults.model)),
+                                   key="forecast_model_kind",
+                                   help="lstm: every input straight into the LSTM; attention: a period's image and "
+                                        "text embeddings fused by cross-attention first (needs image/mask + text)")
+    if external is None:
+        period = cols[2].selectbox("Period", ["day", "week", "month"],
+                                   index=["day", "week", "month"].index(saved.get("period", defaults.period)),
+                                   key="forecast_period")
+    else:
+        period = "week"
+        cols[2].text_input("Season", str(season_for(external[0].frame.index)), disabled=True,
+                           help="from the date step: 52 weekly, 12 monthly, 7 daily")
+    seed = cols[3].number_input("Seed", 0, 1_000_000, int(saved.get("seed", defaults.seed)), key="forecast_seed")
+    cols = st.columns(7)
+    window = cols[0].number_input("Window W", 1, 260, int(saved.get("window", defaults.window)), key="forecast_window")
+    gap = cols[1].number_input("Gap G", 0, 104, int(saved.get("gap", defaults.gap)), key="forecast_gap")
+    horizon = cols[2].number_input("Horizon H", 1, 104, int(saved.get("horizon", defaults.horizon)),
                                    key="forecast_horizon")
     epochs = cols[3].number_input("Epochs", 1, 2000, int(saved.get("epochs", defaults.epochs)), key="forecast_epochs")
-    test_periods = cols[4].number_input("Test periods", 1, 200, int(saved.get("test_periods", defaults.test_periods)),
+    test_periods = cols[4].number_input("Test periods", 1, 260, int(saved.get("test_periods", defaults.test_periods)),
                                         key="forecast_test_periods")
+    folds = cols[5].number_input("Folds", 1, 8, int(saved.get("folds", defaults.folds)), key="forecast_folds",
+                                 help="rolling origins: each fold trains from scratch on data before its own test span")
+    device = cols[6].selectbox("Device", DEVICES, key="forecast_device", help=ui.device_name())
     train = st.form_submit_button("Train", type="primary")
 
+
+def config_from_form() -> ForecastConfig:
+    return defaults.replace(modalities=tuple(m for m in inputs if m in chosen_inputs), period=period,
+                            window=int(window), gap=int(gap), horizon=int(horizon), epochs=int(epochs),
+                            test_periods=int(test_periods), folds=int(folds), seed=int(seed), model=model_kind)
+
+
+def train_now(fcfg: ForecastConfig) -> pipeline.CachedForecast | None:
+    """Train with a progress bar and the loss curves drawn as epochs finish."""
+    live = st.empty()
+    rows: list[dict] = []
+
+    def on_epoch(row: dict) -> None:
+        rows.append(row)
+        live.plotly_chart(forecast_charts.loss_curves(rows, "Loss per epoch (live)"), key=f"forecast_live_{len(rows)}")
+
+    s = ui.store()
+    dev = None if device == "auto" else device
+
+    def work(progress):
+        if external is None:
+            return pipeline.run_forecast(s, view, fcfg, progress=progress, on_epoch=on_epoch, device=dev)
+        table, covs = external
+        return pipeline.run_external_forecast(s, table.frame, {k: c.frame for k, c in covs.items()}, fcfg,
+                                              progress=progress, on_epoch=on_epoch,
+                                              season=season_for(table.frame.index), device=dev)
+    try:
+        result = ui.run_with_progress(f"Training the {fcfg.model} and the baselines", work)
+    except ValueError as exc:  # e.g. too few periods for W + G + H and the folds
+        st.error(f"Cannot train with these settings: {exc}")
+        return None
+    live.empty()
+    return result
+
+
+state_key = view.clustering_key if view is not None else pipeline.external_data_key(
+    external[0].frame, {k: c.frame for k, c in external[1].items()})  # another file: not the last result
 if train:
-    if not modalities:
+    if not chosen_inputs:
         st.error("Pick at least one input.")
     else:
-        fcfg = defaults.replace(modalities=tuple(m for m in MODALITIES if m in modalities), period=period,
-                                window=int(window), gap=int(gap), horizon=int(horizon), epochs=int(epochs),
-                                test_periods=int(test_periods), seed=int(seed))
-        s = ui.store()
-        pipeline.save_choice(s, "forecast", {"modalities": list(fcfg.modalities), "period": fcfg.period,
-                                             "window": fcfg.window, "gap": fcfg.gap, "horizon": fcfg.horizon,
-                                             "epochs": fcfg.epochs, "test_periods": fcfg.test_periods,
-                                             "seed": fcfg.seed})
-        try:
-            result = ui.run_with_progress(
-                "Training the LSTM and the baselines",
-                lambda progress: pipeline.run_forecast(s, view, fcfg, progress=progress))
-        except ValueError as exc:  # e.g. too few periods for W + G + H
-            st.error(f"Cannot train with these settings: {exc}")
-        else:
-            st.session_state["forecast_last"] = {"clustering_key": view.clustering_key, "config": fcfg,
-                                                 "result": result}
+        fcfg = config_from_form()
+        if view is not None:
+            pipeline.save_choice(ui.store(), "forecast", {
+                "modalities": list(fcfg.modalities), "period": fcfg.period, "window": fcfg.window, "gap": fcfg.gap,
+                "horizon": fcfg.horizon, "epochs": fcfg.epochs, "test_periods": fcfg.test_periods,
+                "folds": fcfg.folds, "seed": fcfg.seed, "model": fcfg.model})
+        result = train_now(fcfg)
+        if result is not None:
+            st.session_state["forecast_last"] = {"state": state_key, "config": fcfg, "result": result}
 
 last = st.session_state.get("forecast_last")
-if (not last or last["clustering_key"] != view.clustering_key) and saved:
+if (not last or last["state"] != state_key) and view is not None and saved:
     saved_cfg = defaults.replace(**{k: tuple(v) if k == "modalities" else v for k, v in saved.items()})
     stored = pipeline.load_forecast(ui.store(), view, saved_cfg)  # the last training, shown on open
     if stored is not None:
-        last = {"clustering_key": view.clustering_key, "config": saved_cfg, "result": stored}
-if not last or last["clustering_key"] != view.clustering_key:
+        last = {"state": state_key, "config": saved_cfg, "result": stored}
+if not last or last["state"] != state_key:
     st.info("Choose the inputs and press **Train**. Results are cached: training again with the same "
             "settings and data is instant.")
     st.stop()
 
 result = last["result"]
 fcfg: ForecastConfig = last["config"]
-st.success(f"{'Loaded from cache' if getattr(result, 'cached', False) else 'Trained'}: "
+neural = result.info.get("model", fcfg.model)
+st.success(f"{'Loaded from cache' if getattr(result, 'cached', False) else 'Trained'}: {neural} on "
            f"{', '.join(fcfg.modalities)} · {fcfg.period} · W={fcfg.window} G={fcfg.gap} H={fcfg.horizon} · "
-           f"{fcfg.epochs} epochs · seed {fcfg.seed}")
+           f"{fcfg.folds} fold(s) · {fcfg.epochs} epochs max · seed {fcfg.seed} · {result.info.get('device', '')}")
+for note in result.info.get("notes", []):
+    st.caption(f"Note: {note}")
 
-st.subheader("Evaluation on the held-out span")
+# -- evaluation ----------------------------------------------------------------------------------------
+st.subheader("Backtest on held-out spans")
 split = dict(result.split or {})
 cols = st.columns(4)
 for col, name, label in zip(cols, ["train_start", "train_target_end", "test_origin", "test_end"],
                             ["Train from", "Last training target", "Test origin", "Test end"]):
     col.metric(label, str(split.get(name, "–"))[:10])
-others = {k: v for k, v in split.items() if k not in ("train_start", "train_target_end", "test_origin", "test_end")}
-if others:
-    st.caption("Split: " + " · ".join(f"{k.replace('_', ' ')} {str(v)[:10]}" for k, v in others.items()))
+fold_rows = result.info.get("folds") or []
+if len(fold_rows) > 1 or fold_rows:
+    with st.expander(f"Split dates of the {len(fold_rows)} fold(s)", expanded=len(fold_rows) > 1):
+        st.dataframe(pd.DataFrame(fold_rows), hide_index=True, key="forecast_folds_table")
 metrics = result.metrics.copy()
 left, right = st.columns([3, 2])
 with left:
     st.dataframe(metrics, hide_index=True, width="stretch", key="forecast_metrics",
                  column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                                for c in metrics.columns if c != "model"})
-    st.caption("mae / wape / mase: lower is better; accuracies and F1: higher is better. "
-               "'majority' always predicts the most common class of the training span.")
+                                for c in metrics.columns if c not in ("model", "n_windows")})
+    st.caption("mae / wape / mase: lower is better; accuracies, F1 and AUC: higher is better. 'majority' always "
+               "predicts the most common class of the training span; 'ensemble' averages the neural model and ETS. "
+               "Pooled over every fold's test windows.")
 with right:
-    metric_names = [c for c in metrics.columns if c != "model"]
+    metric_names = [c for c in metrics.columns if c not in ("model", "n_windows")]
     metric = st.selectbox("Compare models on", metric_names,
-                          index=metric_names.index("wape") if "wape" in metric_names else 0, key="forecast_metric")
-    st.plotly_chart(plots.metrics_bars(metrics, metric), key="forecast_metric_chart")
+                          index=metric_names.index("mase") if "mase" in metric_names else 0, key="forecast_metric")
+    st.plotly_chart(plots.metrics_bars(metrics, metric, highlight=neural), key="forecast_metric_chart")
 
-st.plotly_chart(plots.loss_curve(result.history), key="forecast_loss")
+st.plotly_chart(forecast_charts.loss_curves(result.history, f"{neural} loss per epoch (last fold)"),
+                key="forecast_loss")
 
+# -- ablation --------------------------------------------------------------------------------------------
+with st.expander("Modality ablation: the model on every subset of the inputs, same split", expanded=False):
+    s = ui.store()
+    if view is not None:
+        table = pipeline.run_ablation(s, view, fcfg, cached_only=True)
+    else:
+        table = st.session_state.get("forecast_ablation", {}).get(result.key)
+    st.caption("Each subset of the chosen inputs (share is always in) is trained from scratch on the same folds; "
+               "the baselines are scored once on that split. 2^n trainings for n inputs.")
+    if st.button("Run the ablation", key="forecast_run_ablation", disabled=len(fcfg.modalities) > 6):
+        try:
+            if view is not None:
+                table = ui.run_with_progress("Ablation", lambda progress: pipeline.run_ablation(s, view, fcfg, progress))
+            else:
+                from trend_core.forecast.ablation import run_ablation
+
+                tbl, covs = external
+                table = ui.run_with_progress("Ablation", lambda progress: run_ablation(
+                    tbl.frame, {k: c.frame for k, c in covs.items()}, fcfg, progress,
+                    season=season_for(tbl.frame.index)))
+                st.session_state.setdefault("forecast_ablation", {})[result.key] = table
+        except ValueError as exc:
+            st.error(f"Cannot run the ablation: {exc}")
+    if table is not None and not table.empty:
+        st.dataframe(table, hide_index=True, width="stretch", key="forecast_ablation_table",
+                     column_config={c: st.column_config.NumberColumn(c, format="%.3f")
+                                    for c in table.columns if c not in ("inputs", "model", "n_inputs", "n_windows")})
+        names = [c for c in table.columns if c not in ("inputs", "model", "n_inputs", "n_windows")]
+        pick = st.selectbox("Ablation metric", names, index=names.index("mase"), key="forecast_ablation_metric")
+        st.plotly_chart(forecast_charts.ablation_chart(table, pick), key="forecast_ablation_chart")
+
+# -- forecast ----------------------------------------------------------------------------------------------
 st.subheader("Forecast")
-names = {int(sid): name for sid, name in pipeline.forecast_series_names(result, view).items()}
-history = pipeline.panel_shares(ui.store(), view, fcfg.period)  # styles and saved selections (★)
 fc = result.forecasts
+models = sorted(fc["model"].dropna().astype(str).unique()) if fc is not None and "model" in fc else []
+if view is not None:
+    names = {int(sid): name for sid, name in pipeline.forecast_series_names(result, view).items()}
+    history = pipeline.panel_shares(ui.store(), view, fcfg.period)  # styles and saved selections (★)
+else:
+    table, _ = external
+    history = forecast_charts.wide_to_long(table.frame)
+    names = dict(enumerate(str(c) for c in table.frame.columns))
 ranked = list(names)
-if fc is not None and not fc.empty and "p_hot" in fc:
-    lstm = fc[fc["model"] == "lstm"] if "model" in fc and (fc["model"] == "lstm").any() else fc
-    order = lstm.groupby(lstm["series"].astype(str))["p_hot"].mean().sort_values(ascending=False).index
+mine = fc[fc["model"] == neural] if fc is not None and "model" in fc and (fc["model"] == neural).any() else fc
+if mine is not None and not mine.empty and "p_hot" in mine:
+    order = mine.groupby(mine["series"].astype(str))["p_hot"].mean().sort_values(ascending=False).index
     by_key = {str(s): s for s in names} | {str(n): s for s, n in names.items()}
     ranked = [by_key[k] for k in order if k in by_key] + [s for s in names if str(s) not in set(order)]
 cols = st.columns([4, 1, 1])
-chosen = cols[0].multiselect("Styles", list(names), default=ranked[:3], format_func=lambda s: names[s],
+chosen = cols[0].multiselect("Series", list(names), default=ranked[:3], format_func=lambda s: names[s],
                              key="forecast_styles")
 n_periods = int(history["period"].nunique())
 shown_periods = cols[1].number_input("History periods shown", 1, max(n_periods, 1),
-                                     min(n_periods, {"day": 120, "week": 52, "month": 36}[fcfg.period]),
+                                     min(n_periods, {"day": 120, "week": 104, "month": 36}[fcfg.period]),
                                      key="forecast_history_periods")
-models = sorted(fc["model"].dropna().astype(str).unique()) if fc is not None and "model" in fc else []
-model = cols[2].selectbox("Model", models, index=models.index("lstm") if "lstm" in models else 0,
+model = cols[2].selectbox("Model", models, index=models.index(neural) if neural in models else 0,
                           key="forecast_model") if models else None
 st.plotly_chart(plots.forecast_chart(history, fc, chosen, model=model, test_predictions=result.test_predictions,
                                      history_periods=int(shown_periods)), key="forecast_chart")
 
-csv = pipeline.forecast_csv(result, view)
-st.download_button("Download forecast CSV", data=csv, file_name=f"style_forecast_{result.key[:12]}.csv",
+csv = pipeline.forecast_csv(result, view, model) if view is not None else pipeline.external_forecast_csv(result, model)
+st.download_button(f"Download the {model} forecast CSV", data=csv, file_name=f"forecast_{model}_{result.key[:12]}.csv",
                    mime="text/csv", key="forecast_download", on_click="ignore", type="primary",
-                   help="One row per style and horizon step.")
+                   help="One row per series and horizon step: point, interval, P(hot), trend class and tercile, "
+                        "model, data and model keys, training span. Pick another model above to export it.")

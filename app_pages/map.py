@@ -5,6 +5,10 @@
   the map at their positions (layout images);
 - time: a month slider draws only the posts up to that month (later ones optionally faint), so the map
   can be watched filling over time;
+- size: at most map_charts.MAP_POINTS posts are drawn by default (an even sample, each style keeping
+  its share; the caption says so and a toggle draws every post); the drawn points, their hover text
+  and the month list are cached per clustering key and settings (st.cache_data), the figure itself is
+  built on each run from them (a cached Figure does not keep the chart's selection);
 - mode: "Select (lasso / box)" is the interactive st.plotly_chart below; "Hover previews" renders the
   same WebGL figure as an offline HTML component (trend_core.map_hover) where hovering a point shows
   a thumbnail of its segmented garment (the masked image) and its text next to the cursor;
@@ -55,9 +59,29 @@ def garment_previews(view: pipeline.StylesView, drawn: pd.DataFrame) -> dict[str
     return _garment_previews(ui.db_path(), view.clustering_key, image_stages.segmenter_key(view.config), pairs)
 
 
-def month_slider(posts: pd.DataFrame) -> pd.Timestamp | None:
+@st.cache_data(max_entries=8, show_spinner=False)
+def _shown(db: str, clustering_key: str, styles: tuple[int, ...],
+           _view: pipeline.StylesView) -> tuple[int, list[pd.Timestamp]]:
+    """(number of placed posts of these styles, the months from their first to their last post)."""
+    posts = _view.posts
+    shown = map_charts.placed_posts(posts[posts["style"].isin(styles)])
+    return len(shown), map_charts.month_options(shown)
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the map…")
+def _points(db: str, clustering_key: str, styles: tuple[int, ...], upto: str | None, limit: int | None,
+            _view: pipeline.StylesView) -> dict:
+    """The posts drawn (map_charts.map_points of at most `limit` posts up to the month `upto`), the
+    later ones (x, y only, at most `limit`) and how many there were before sampling."""
+    posts = _view.posts
+    shown = map_charts.placed_posts(posts[posts["style"].isin(styles)])
+    drawn, later = map_charts.split_by_month(shown, pd.Timestamp(upto) if upto else None)
+    return {"drawn": map_charts.map_points(map_charts.sample_points(drawn, limit)), "n_drawn": len(drawn),
+            "later": map_charts.sample_points(later, limit)[["post_id", "style", "x", "y"]], "n_later": len(later)}
+
+
+def month_slider(months: list[pd.Timestamp]) -> pd.Timestamp | None:
     """The 'posts up to' month (the last month by default); None when there are no dates."""
-    months = map_charts.month_options(posts)
     if len(months) < 2:
         return months[0] if months else None
     labels = [m.strftime("%Y-%m") for m in months]
@@ -156,14 +180,26 @@ def main() -> None:
     show_thumbs = controls[2].toggle("Thumbnails on the map", value=True, key="map_thumbs")
     per_style = controls[3].slider("Thumbnails per style", 1, 6, 3, key="map_per_style", disabled=not show_thumbs)
 
-    shown = map_charts.placed_posts(posts[posts["style"].isin(chosen)])
-    time_cols = st.columns([4, 1])
+    styles = tuple(sorted(int(s) for s in chosen))
+    n_shown, months = _shown(ui.db_path(), view.clustering_key, styles, view)
+    time_cols = st.columns([4, 1, 1])
     with time_cols[0]:
-        upto = month_slider(shown)
+        upto = month_slider(months)
     faint = time_cols[1].toggle("Later posts faint", value=False, key="map_faint")
-    drawn, later = map_charts.split_by_month(shown, upto)
-    st.caption(f"Drawing {len(drawn):,} of {len(shown):,} posts"
-               + (f" (up to {upto:%Y-%m})." if upto is not None else "."))
+    every = (time_cols[2].toggle("Draw every post", value=False, key="map_every_post",
+                                 help=f"Above {map_charts.MAP_POINTS:,} posts the map draws an even sample "
+                                      "(each style keeps its share); drawing all is slower.")
+             if n_shown > map_charts.MAP_POINTS else False)
+    points = _points(ui.db_path(), view.clustering_key, styles, f"{upto:%Y-%m}" if upto is not None else None,
+                     None if every else map_charts.MAP_POINTS, view)
+    drawn, later = points["drawn"], points["later"]
+    when = f" (up to {upto:%Y-%m})" if upto is not None else ""
+    if len(drawn) < points["n_drawn"]:
+        st.caption(f"Drawing {len(drawn):,} of {n_shown:,} posts{when}: an even sample of the "
+                   f"{points['n_drawn']:,} posts{' up to that month' if upto is not None else ''}, each style "
+                   f"keeping its share, to keep the page fast. Turn on “Draw every post” to draw them all (slower).")
+    else:
+        st.caption(f"Drawing {len(drawn):,} of {n_shown:,} posts{when}.")
 
     thumbs = thumbnails_on_map(view, drawn, chosen, per_style) if show_thumbs else {}
     figure = map_charts.colour_map(drawn, colour_by, thumbnails=thumbs, later=later if faint else None)

@@ -22,7 +22,7 @@ def _plugin_select(label: str, choices: list[Choice], setting: str, current: str
     """A selectbox over registered plug-ins; unavailable ones are marked and their reason shown."""
     by_name = {c.name: c for c in choices}
     names = list(by_name)
-    saved = pipeline.load_choice(ui.store(), setting) or current
+    saved = SAVED.get(setting) or current
     chosen = st.selectbox(label, names, key=key, index=names.index(saved) if saved in names else 0,
                           format_func=lambda n: n if by_name[n].available else f"{n} (unavailable here)",
                           help="; ".join(f"{c.name}: {c.description}" for c in choices))
@@ -132,6 +132,7 @@ def _sweep_range(view: pipeline.StylesView, config) -> None:
 
 view = ui.require_view("styles")
 config = ui.current_config()
+SAVED = pipeline.load_choices(ui.store())  # the analyst's saved choices, read once per run
 ui.show_fallback_notices()
 st.caption(f"Segmenter **{ui.md(config.segment.method)}** · image encoder **{ui.md(config.image.encoder)}** · "
            f"text **{ui.md(config.text.method)}** · features {ui.md(', '.join(config.fusion.modalities))}")
@@ -140,7 +141,7 @@ left, right = st.columns([3, 1])
 with right:
     st.markdown("**Choose K**")
     sweep_ks = sorted(int(k) for k in view.sweep["k"]) if not view.sweep.empty else [view.k]
-    saved_k = pipeline.load_choice(ui.store(), "k")
+    saved_k = SAVED.get("k")
     use_auto = st.checkbox(f"Auto (best silhouette: K = {view.auto_k})", value=not saved_k, key="styles_auto_k")
     k_value = st.number_input("K", min_value=min(sweep_ks), max_value=max(sweep_ks), value=int(view.k), step=1,
                               key="styles_k", disabled=use_auto)

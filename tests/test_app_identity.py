@@ -43,7 +43,8 @@ def test_rename_then_another_k_shows_the_sankey_and_the_name_follows(demo_db_cop
     assert not any("<b>" in label for label in sankey.node.label)
 
     matches = frame_with(at, "previous", "current", "overlap")
-    row = matches[matches["previous"] == 1].iloc[0]
+    assert not matches[["previous", "current"]].isna().any().any(), "no None cells in the match table"
+    row = matches[matches["previous"] == "1"].iloc[0]
     assert bool(row["matched"]) and row["previous name"] == NAME
     assert table.loc[int(row["current"]), "name"] == NAME          # the name followed its matched style
     assert (table["name"] == NAME).sum() == 1

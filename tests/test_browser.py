@@ -252,7 +252,11 @@ def test_forecast_trains_and_offers_csv(server, page):
     set_number("Epochs", 3)
     set_number("Test periods", 3)
     page.get_by_role("button", name="Train").click()
-    page.wait_for_selector(PLOT, timeout=300_000)
+    try:
+        page.get_by_text("Backtest on held-out spans").wait_for(timeout=300_000)  # the live loss chart comes first
+    finally:
+        if os.environ.get("TREND_BROWSER_SHOTS"):
+            page.screenshot(path=os.path.join(os.environ["TREND_BROWSER_SHOTS"], "forecast.png"), full_page=True)
     _wait_idle(page, 300)
     _no_exception(page)
-    assert page.get_by_role("button", name="Download forecast CSV").count() == 1
+    assert page.get_by_role("button", name=re.compile(r"Download the \w+ forecast CSV")).count() == 1

@@ -192,3 +192,93 @@ def test_write_demo_twice_adds_nothing(tmp_path):
     second = demo.write_demo(store, n_posts=60, seed=5)
     assert second["added"] == 0 and second["already_present"] == 60
     assert store.count_posts() == 60
+
+
+# -- chunked generation (write_demo draws and stores a few thousand posts at a time) ---------------
+# sha256 of generate_demo(300, seed=2).posts without image_hash, as CSV, taken before the generator
+# was split into chunks: the chunked code must give the same posts (text, dates, counts, authors).
+FRAME_DIGEST_300_SEED_2 = "334ecf7c70c96dcc0fe6cc7d6adbc3bd201f8b97fb11ea3416d871ef05cdfe27"
+
+
+def _frame_digest(posts: pd.DataFrame) -> str:
+    cols = [c for c in POST_COLUMNS if c != "image_hash"]
+    return hashlib.sha256(posts[cols].to_csv(index=False).encode()).hexdigest()
+
+
+def test_frame_is_the_same_as_before_chunking():
+    assert _frame_digest(demo.generate_demo(300, seed=2, draw_images=False).posts) == FRAME_DIGEST_300_SEED_2
+    # the check can fail: another seed, or one post fewer, gives another digest
+    assert _frame_digest(demo.generate_demo(300, seed=3, draw_images=False).posts) != FRAME_DIGEST_300_SEED_2
+    assert _frame_digest(demo.generate_demo(299, seed=2, draw_images=False).posts) != FRAME_DIGEST_300_SEED_2
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 500])
+def test_chunks_concatenate_to_the_whole_demo(chunk_size):
+    whole = demo.generate_demo(130, seed=6)
+    parts = [demo.draw_chunk(p, 6) for p in demo.iter_demo_posts(130, seed=6, chunk_size=chunk_size)]
+    assert all(len(p) <= chunk_size for p, _ in parts)
+    assert len(parts) == -(-130 // chunk_size)
+    pd.testing.assert_frame_equal(pd.concat([p for p, _ in parts], ignore_index=True), whole.posts)
+    images = {h: png for _, imgs in parts for h, png in imgs.items()}
+    assert images == whole.images
+
+
+def test_chunk_comparison_can_fail():
+    """The equality above is not vacuous: a chunk drawn with another seed, or shifted by one post,
+    differs from the whole demo's rows."""
+    whole = demo.generate_demo(40, seed=6)
+    first = next(demo.iter_demo_posts(40, seed=6, chunk_size=20))
+    other, _ = demo.draw_chunk(first, 7)  # same rows, images of another seed
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(other, whole.posts.iloc[:20])
+    shifted = next(demo.iter_demo_posts(41, seed=6, chunk_size=20))  # another size draws other dates
+    with pytest.raises(AssertionError):
+        pd.testing.assert_frame_equal(shifted, next(demo.iter_demo_posts(40, seed=6, chunk_size=20)))
+
+
+def test_write_demo_in_chunks_stores_the_same_posts(tmp_path):
+    one = Store(tmp_path / "one.duckdb")
+    many = Store(tmp_path / "many.duckdb")
+    a = demo.write_demo(one, n_posts=70, seed=5)
+    seen: list[float] = []
+    b = demo.write_demo(many, n_posts=70, seed=5, chunk_size=16, progress=lambda f, m: seen.append(f))
+    assert seen == sorted(seen) and len(seen) == 5 and seen[-1] == 1.0
+    for key in ("rows_read", "accepted", "rejected", "added", "already_present", "reasons", "source"):
+        assert a[key] == b[key], key
+    assert b["rows_read"] == 70 and b["added"] == 70
+    cols = [c for c in POST_COLUMNS if c != "source"]
+    pd.testing.assert_frame_equal(one.load_posts()[cols], many.load_posts()[cols])
+    assert one.dataset_key() == many.dataset_key()
+    record = many.load_imports()
+    assert len(record) == 1 and int(record["rows_read"].iloc[0]) == 70 and int(record["added"].iloc[0]) == 70
+    again = demo.write_demo(many, n_posts=70, seed=5, chunk_size=16)
+    assert again["added"] == 0 and again["already_present"] == 70
+    assert int(many.load_imports()["added"].iloc[0]) == 70
+
+
+def test_write_demo_resumes_an_interrupted_build(tmp_path, monkeypatch):
+    store = Store(tmp_path / "t.duckdb")
+    from trend_core import ingest
+    real = ingest.add_frame
+    calls = {"n": 0}
+
+    def crash_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("interrupted")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "add_frame", crash_on_third)
+    with pytest.raises(RuntimeError):
+        demo.write_demo(store, n_posts=50, seed=5, chunk_size=12)
+    assert store.count_posts() == 24
+    monkeypatch.setattr(ingest, "add_frame", real)
+    drawn: list[int] = []
+    real_draw = demo.draw_chunk
+    monkeypatch.setattr(demo, "draw_chunk", lambda posts, seed: (drawn.append(len(posts)), real_draw(posts, seed))[1])
+    summary = demo.write_demo(store, n_posts=50, seed=5, chunk_size=12)
+    assert drawn == [12, 12, 2]  # the two stored chunks are not drawn again
+    assert summary["added"] == 26 and summary["already_present"] == 24
+    fresh = Store(tmp_path / "fresh.duckdb")
+    demo.write_demo(fresh, n_posts=50, seed=5)
+    assert store.dataset_key() == fresh.dataset_key()

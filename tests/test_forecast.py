@@ -12,7 +12,8 @@ import torch
 from trend_core.config import ForecastConfig
 from trend_core.forecast import ForecastResult, forecast_csv, run_forecast
 from trend_core.forecast import baselines as bl
-from trend_core.forecast.evaluate import FORECAST_COLUMNS, METRIC_COLUMNS, TEST_COLUMNS, mase_scale, top_k_hot
+from trend_core.forecast.evaluate import FORECAST_COLUMNS, TEST_COLUMNS
+from trend_core.forecast.metrics import METRIC_COLUMNS, mase_scale, top_k_hot
 from trend_core.forecast.train import load_state, predict
 from trend_core.forecast.windows import WindowScaler, build_windows, prepare_panel, temporal_split
 
@@ -58,7 +59,7 @@ def tiny_panel(T: int = 30, N: int = 3) -> pd.DataFrame:
 def seasonal_result() -> ForecastResult:
     panel = seasonal_panel()
     engagement = panel * np.exp(np.random.default_rng(1).normal(0, 0.1, panel.shape))
-    return run_forecast(panel, {"engagement": engagement}, ForecastConfig())
+    return run_forecast(panel, {"engagement": engagement}, ForecastConfig(folds=1))
 
 
 # -- windows and split -----------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_scaler_is_fitted_on_training_windows_only():
 def test_training_never_sees_the_test_span():
     """Replacing every value of the test span leaves the trained model, its history, the intervals'
     source (validation residuals) and the scaler unchanged; only test metrics and forecasts move."""
-    cfg = ForecastConfig(epochs=8, hidden=8)
+    cfg = ForecastConfig(folds=1, epochs=8, hidden=8)
     raw = seasonal_panel(n_series=6, T=70)
     changed = raw.copy()
     changed.iloc[-cfg.test_periods:] = changed.iloc[-cfg.test_periods:].to_numpy()[::-1] * 3.0
@@ -194,7 +195,8 @@ def test_mase_scale_and_top_k():
 def test_lstm_beats_last_value_on_a_learnable_pattern(seasonal_result):
     metrics = seasonal_result.metrics.set_index("model")
     assert list(seasonal_result.metrics.columns) == METRIC_COLUMNS
-    assert set(metrics.index) == {"lstm", "last_value", "moving_average", "seasonal_naive", "drift", "majority"}
+    assert set(metrics.index) == {"lstm", "last_value", "moving_average", "seasonal_naive", "drift", "ets",
+                                  "ensemble", "majority"}
     assert metrics["n_windows"].nunique() == 1  # every model on the same test windows
     # measured: lstm MAE ~0.007 vs last value ~0.043; trend accuracy ~0.92 vs majority ~0.5
     assert metrics.loc["lstm", "mae"] < 0.5 * metrics.loc["last_value", "mae"]
@@ -203,6 +205,11 @@ def test_lstm_beats_last_value_on_a_learnable_pattern(seasonal_result):
     assert metrics.loc["lstm", "trend_accuracy"] > metrics.loc["majority", "trend_accuracy"] + 0.2
     assert metrics.loc["lstm", "hot_balanced_accuracy"] > 0.75
     assert metrics.loc["majority", "hot_balanced_accuracy"] == pytest.approx(0.5)
+    # measured: hot AUC lstm ~0.99, ets ~0.88, majority 0.5; terciles lstm ~0.89 vs majority ~0.4
+    assert metrics.loc["lstm", "hot_auc"] > 0.9 and metrics.loc["majority", "hot_auc"] == pytest.approx(0.5)
+    assert metrics.loc["lstm", "tercile_accuracy"] > metrics.loc["majority", "tercile_accuracy"] + 0.2
+    # ETS refitted per origin learns the season: better than the naive baselines
+    assert metrics.loc["ets", "mae"] < metrics.loc["last_value", "mae"]
     assert seasonal_result.info["channels"] == ["share", "engagement", "rank"]
 
 
@@ -210,7 +217,7 @@ def test_leakage_check_on_noise():
     """On series whose future change is unpredictable the LSTM must not look skilled: its trend-class
     accuracy stays within a small margin of the majority class and its error is no better than the
     moving average by more than a few percent (a leak would show as a big win)."""
-    result = run_forecast(noise_panel(), None, ForecastConfig(modalities=("share",)))
+    result = run_forecast(noise_panel(), None, ForecastConfig(folds=1, modalities=("share",)))
     metrics = result.metrics.set_index("model")
     # measured: lstm trend accuracy ~0.36 vs majority ~0.45; MAE ~= moving average
     assert metrics.loc["lstm", "trend_accuracy"] <= metrics.loc["majority", "trend_accuracy"] + 0.05
@@ -230,24 +237,28 @@ def test_forecasts_frame_and_csv(seasonal_result):
     assert (first_step == last + pd.Timedelta(weeks=1)).all()
     assert ((fc["lower"] <= fc["point"] + 1e-12) & (fc["point"] <= fc["upper"] + 1e-12)).all()
     assert fc["p_hot"].between(0, 1).all() and set(fc["trend_class"]) <= {"rising", "flat", "falling"}
-    # P(hot) adds up to about the number of hot series per step
-    assert fc.groupby("step")["p_hot"].sum().to_numpy() == pytest.approx([2.0] * cfg.horizon, abs=0.05)
+    # the LSTM's P(hot) is its hot head (trained on the hot labels): roughly 2 hot series per step;
+    # a baseline's is the Monte Carlo over its residuals: exactly the number of hot series per step
+    assert fc.groupby("step")["p_hot"].sum().to_numpy() == pytest.approx([2.0] * cfg.horizon, abs=0.7)
+    ets = seasonal_result.baseline_forecasts.query("model == 'ets'")
+    assert ets.groupby("step")["p_hot"].sum().to_numpy() == pytest.approx([2.0] * cfg.horizon, abs=0.05)
     text = forecast_csv(seasonal_result)
     back = pd.read_csv(io.StringIO(text))
     assert len(back) == len(fc) and list(back.columns) == list(fc.columns)
     assert back["period"].iloc[0] == pd.Timestamp(fc["period"].iloc[0]).date().isoformat()
     assert np.allclose(back["point"], fc["point"], rtol=1e-5)
     baselines = seasonal_result.baseline_forecasts
-    assert len(baselines) == 4 * len(fc) and set(baselines["model"]) == set(bl.BASELINES)
+    assert len(baselines) == 6 * len(fc) and set(baselines["model"]) == {*bl.BASELINES, "ensemble"}
+    assert set(fc["trend_tercile"]) <= {"rising", "flat", "falling"}
 
 
 def test_test_predictions_split_history_state(seasonal_result):
     r = seasonal_result
     tp = r.test_predictions
     assert list(tp.columns) == TEST_COLUMNS
-    assert set(tp["model"]) == {"lstm", *bl.BASELINES}
+    assert set(tp["model"]) == {"lstm", *bl.BASELINES, "ensemble"} and set(tp["fold"]) == {1}
     assert (tp["period"] >= pd.Timestamp(r.split["test_start"])).all()
-    assert len(tp) == 5 * r.info["counts"]["test_windows"] * r.config.horizon
+    assert len(tp) == 7 * r.info["counts"]["test_windows"] * r.config.horizon
     assert set(r.split) >= {"train_target_end", "test_origin", "test_start", "test_end"}
     assert list(r.history.columns[:3]) == ["epoch", "train_loss", "val_loss"] and r.history["best"].sum() == 1
     model, scaler, extra = load_state(r.state)
@@ -261,7 +272,7 @@ def test_test_predictions_split_history_state(seasonal_result):
 def test_progress_and_missing_modality():
     seen = []
     panel = seasonal_panel(n_series=4, T=60)
-    result = run_forecast(panel, None, ForecastConfig(epochs=3, modalities=("share", "engagement")),
+    result = run_forecast(panel, None, ForecastConfig(folds=1, epochs=3, modalities=("share", "engagement")),
                           progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 5

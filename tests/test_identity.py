@@ -99,8 +99,21 @@ def test_match_table_shows_names_and_blank_partners():
     table = identity.match_table(matches, {0: "a", 1: "b"}, {0: "x", 1: "y", 2: "z"})
     assert list(table.columns) == ["previous", "previous name", "current", "current name", "overlap",
                                    "posts in both", "matched"]
-    lonely = table[table["previous"].isna()]
+    lonely = table[table["previous"] == identity.NO_PREVIOUS]
     assert len(lonely) == 1 and lonely["previous name"].iloc[0] == "" and not lonely["matched"].iloc[0]
+    assert lonely["current"].iloc[0] == "2" and lonely["current name"].iloc[0] == "z"
+    assert table[["previous", "current"]].notna().all().all(), "no empty (None) cells"
+    assert sorted(table["previous"]) == ["0", "1", identity.NO_PREVIOUS]
+
+
+def test_match_table_says_gone_for_a_previous_style_without_partner():
+    prev, X = blobs(3)
+    new = prev.where(prev != 2, 1)  # style 2 merged into 1: two current styles for three previous
+    table = identity.match_table(identity.match_styles(prev, new, X), {2: "old"}, {})
+    gone = table[table["current"] == identity.NO_CURRENT]
+    assert len(gone) == 1 and gone["previous"].iloc[0] in {"1", "2"} and gone["current name"].iloc[0] == ""
+    assert not table.isna().any().any()
+    assert table["previous"].map(type).eq(str).all() and table["current"].map(type).eq(str).all()
 
 
 # -- Sankey ---------------------------------------------------------------------------------------

@@ -124,6 +124,24 @@ def test_imported_style_labels_replace_clustering(tmp_path) -> None:
     assert (view.posts["excluded"] == "no style label").sum() == 5
     named = view.kept_posts()
     assert (named["style_name"] == named["style_label"]).all()
+    # the imported styles are forecast like clusters: one forecast row per labelled style and step
+    from trend_core.config import ForecastConfig
+
+    fc = pipeline.run_forecast(store, view, ForecastConfig(period="month", window=3, horizon=1, test_periods=3,
+                                                           epochs=2, modalities=("share",)))
+    neural = fc.forecasts[fc.forecasts["model"] == "lstm"]
+    assert len(neural) == len(view.styles) and "ets" in set(fc.metrics["model"])
+
+
+def test_labels_without_a_style_column_say_so(tmp_path) -> None:
+    from trend_core.demo import generate_demo
+    from trend_core.ingest import add_frame
+
+    demo = generate_demo(n_posts=60, seed=2)
+    store = Store(tmp_path / "nolabels.duckdb")
+    add_frame(store, demo.posts, demo.images, source="unlabelled")
+    with pytest.raises(ValueError, match="need a `style` column"):
+        pipeline.run_pipeline(store, replace(PipelineConfig(), style_source="labels"))
 
 
 def test_changing_the_k_range_resweeps_without_umap(demo_store: Store) -> None:

@@ -107,17 +107,47 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
+    if args.series:
+        return _forecast_series(args)
     from trend_core.pipeline import forecast_csv, run_forecast
 
     store = Store(args.db)
     view = _require_view(store, args)
     fcfg = ForecastConfig(period=args.period, window=args.window, gap=args.gap, horizon=args.horizon,
                           modalities=tuple(args.forecast_modalities.split(",")), epochs=args.epochs,
-                          seed=args.seed, test_periods=args.test_periods)
+                          seed=args.seed, test_periods=args.test_periods, folds=args.folds,
+                          model=args.model or ForecastConfig().model)
     result = run_forecast(store, view, fcfg, None if args.quiet else _stderr_progress)
     Path(args.out).write_text(forecast_csv(result, view), encoding="utf-8")
     _print_json({"out": args.out, "cached": result.cached, "split": result.split,
                  "metrics": result.metrics.round(4).to_dict(orient="records")})
+    return 0
+
+
+def _forecast_series(args: argparse.Namespace) -> int:
+    """External series: fit on the rows up to --train-end, write the H forecast rows in the input's
+    layout (wide: one row per date), and with --report print MASE and trend accuracy beside every baseline as JSON."""
+    from trend_core.forecast.external import DEFAULT_MODEL, REPORT_BASELINES, forecast_external, score
+    from trend_core.forecast.series_io import read_covariate, read_series, write_like
+
+    if not args.train_end:
+        raise ValueError("--series needs --train-end DATE (the last period the models may see)")
+    table = read_series(args.series)
+    covariates = {}
+    for spec in args.covariate or []:
+        name, _, path = spec.rpartition("=") if "=" in spec else (Path(spec).stem, "", spec)
+        covariates[name] = read_covariate(path, table)
+    model = args.model or DEFAULT_MODEL
+    compare = REPORT_BASELINES if args.report else ()
+    result = forecast_external(table, args.train_end, args.horizon, model, covariates, args.season or None,
+                               args.seed, args.device, compare, None if args.quiet else _stderr_progress)
+    write_like(result.point, args.out, table)
+    summary = {"out": args.out, "model": model, "rows": len(result.point), "series": result.point.shape[1],
+               "first_date": result.point.index[0].date().isoformat(), "layout": table.layout,
+               "covariates": sorted(covariates), "notes": result.notes + [n for c in covariates.values() for n in c.notes]}
+    if args.report:
+        summary["report"] = score(result)
+    _print_json(summary)
     return 0
 
 
@@ -182,8 +212,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_trends)
 
     defaults = ForecastConfig()
-    p = sub.add_parser("forecast", parents=[common, styles], help="train the LSTM and baselines, export CSV")
-    p.add_argument("--out", required=True, help="forecast CSV (one row per style and horizon step)")
+    p = sub.add_parser("forecast", parents=[common, styles],
+                       help="style panel: train the neural model and baselines, export CSV; "
+                            "--series FILE: forecast external series from --train-end")
+    p.add_argument("--out", required=True, help="forecast CSV (style panel: one row per style and horizon step; "
+                                                "--series: the input's wide layout, one row per forecast date)")
+    p.add_argument("--series", help="external series CSV, wide (date + one column per series) or long (series,date,value)")
+    p.add_argument("--train-end", help="with --series: the last date the models may see")
+    p.add_argument("--covariate", action="append", metavar="[NAME=]FILE",
+                   help="with --series: a covariate table of the same shape (repeatable)")
+    p.add_argument("--report", action="store_true",
+                   help="with --series: print MASE and trend-class accuracy of the model and every baseline "
+                        "where the file holds the truth")
+    p.add_argument("--season", type=int, default=0,
+                   help="with --series: season length for seasonal models and MASE (default from the dates: 52 weekly)")
+    p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+    p.add_argument("--model", help="style panel: lstm or attention; --series: a model of forecast.origin "
+                                   "(e.g. ets, lstm, seasonal_naive; default the best on the F1 benchmark)")
+    p.add_argument("--folds", type=int, default=defaults.folds, help="style panel: rolling-origin folds")
     p.add_argument("--period", choices=["day", "week", "month"], default=defaults.period)
     p.add_argument("--window", type=int, default=defaults.window)
     p.add_argument("--gap", type=int, default=defaults.gap)
@@ -192,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--forecast-modalities", default=",".join(defaults.modalities),
-                   help="LSTM inputs: share,count,engagement,image,mask,text")
+                   help="neural inputs: share,count,engagement,image,mask,text")
     p.set_defaults(func=cmd_forecast)
     return parser
 

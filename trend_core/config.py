@@ -105,10 +105,12 @@ class ForecastConfig(StageConfig):
     gap: int = 0                 # G periods between the last input and the first target
     horizon: int = 4             # H periods forecast
     modalities: tuple[str, ...] = ("share", "engagement")  # covariates fed to the LSTM
+    model: str = "lstm"          # neural model: lstm | attention (forecast.models.NEURAL_MODELS)
     hidden: int = 32             # LSTM hidden size
     epochs: int = 60
     learning_rate: float = 3e-3
     test_periods: int = 26       # the last periods of the series form the test span (half a year of weeks)
+    folds: int = 2               # rolling origins: fold f tests the P periods ending (folds-1-f) * P early
     seed: int = 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,7 +409,7 @@ def _sleeves(d: ImageDraw.ImageDraw, f: _Figure, length: float, width: float) ->
 def _trouser_legs(d: ImageDraw.ImageDraw, f: _Figure, width: float, length: float = 1.0) -> None:
     d.polygon([f.p(-0.075, 0.38), f.p(0.075, 0.38), f.p(0.1, 0.53), f.p(-0.1, 0.53)], fill=255)
     for side in (-1, 1):
-        hip, knee, ankle = f.leg(side)
+        hip, _, ankle = f.leg(side)
         end = (hip[0] + (ankle[0] - hip[0]) * length, hip[1] + (ankle[1] - hip[1]) * length)
         d.line([hip, end], fill=255, width=int(width * f.h), joint="curve")
 
@@ -599,44 +600,132 @@ def _sample_posts(rng: np.random.Generator, n_posts: int) -> pd.DataFrame:
                          "likes": likes, "collects": collects, "comments": comments})
 
 
-def generate_demo(n_posts: int = 1200, seed: int = 0, draw_images: bool = True) -> DemoData:
-    """The demo dataset for a seed (same seed -> same frame and image bytes).
+DEMO_CHUNK = 2_000  # posts drawn and stored together by write_demo (bounded memory at any size)
 
-    draw_images=False skips drawing (image_hash None) but leaves every other column unchanged."""
-    if n_posts < 1:
-        raise ValueError("n_posts must be >= 1")
-    rng = np.random.default_rng(seed)
-    base = _sample_posts(rng, n_posts)
-    rows: list[dict[str, Any]] = []
-    images: dict[str, bytes] = {}
-    for i, r in enumerate(base.itertuples(index=False)):
-        style = STYLES[int(r.style_idx)]
-        title, content, tags = _post_text(rng, style)
-        post_id = f"demo{seed}-{i + 1:05d}"
-        image_hash = None
-        if draw_images:
-            png = draw_post_image(seed, i, style)
-            image_hash = hashlib.sha256(png).hexdigest()
-            images[image_hash] = png
-        rows.append({
-            "post_id": post_id, "poster_id": f"d{seed}u{int(r.author):04d}", "title": title,
-            "content": content, "tags": tags, "post_date": START + pd.Timedelta(days=int(r.day)),
-            "likes": int(r.likes), "collects": int(r.collects), "comments": int(r.comments),
-            "image_hash": image_hash, "image_source": f"demo/{post_id}.png", "style_label": None,
-            "true_style": style.name, "source": f"demo:seed={seed}", "row_number": i + 1,
-        })
+
+def _post_row(rng: np.random.Generator, seed: int, i: int, r: Any) -> dict[str, Any]:
+    """Post `i` (0-based) without its image; draws its text from the shared sequential rng."""
+    style = STYLES[int(r.style_idx)]
+    title, content, tags = _post_text(rng, style)
+    post_id = f"demo{seed}-{i + 1:05d}"
+    return {
+        "post_id": post_id, "poster_id": f"d{seed}u{int(r.author):04d}", "title": title,
+        "content": content, "tags": tags, "post_date": START + pd.Timedelta(days=int(r.day)),
+        "likes": int(r.likes), "collects": int(r.collects), "comments": int(r.comments),
+        "image_hash": None, "image_source": f"demo/{post_id}.png", "style_label": None,
+        "true_style": style.name, "source": f"demo:seed={seed}", "row_number": i + 1,
+    }
+
+
+def _posts_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     posts = pd.DataFrame(rows, columns=POST_COLUMNS)
     posts["post_date"] = pd.to_datetime(posts["post_date"]).astype("datetime64[ns]")
     for col in ("likes", "collects", "comments", "row_number"):
         posts[col] = posts[col].astype("int64")
+    posts["image_hash"] = posts["image_hash"].astype(object)
+    return posts
+
+
+def iter_demo_posts(n_posts: int, seed: int = 0, chunk_size: int = DEMO_CHUNK) -> Iterator[pd.DataFrame]:
+    """The demo's posts (image_hash None) in consecutive chunks of at most chunk_size rows.
+
+    The per-post columns (dates, styles, authors, engagement) for all n_posts are drawn first (a few
+    integers per post); the text comes from one sequential rng over the posts in order, so the chunks
+    concatenated are the same frame for every chunk_size. Draw a chunk's images with draw_chunk."""
+    if n_posts < 1:
+        raise ValueError("n_posts must be >= 1")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    rng = np.random.default_rng(seed)
+    base = _sample_posts(rng, n_posts)
+    for start in range(0, n_posts, chunk_size):
+        part = base.iloc[start:start + chunk_size]
+        yield _posts_frame([_post_row(rng, seed, start + j, r) for j, r in enumerate(part.itertuples(index=False))])
+
+
+_STYLE_BY_NAME = {s.name: s for s in STYLES}
+
+
+def draw_chunk(posts: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, dict[str, bytes]]:
+    """Draw the images of a chunk from iter_demo_posts: (the chunk with image_hash set, hash -> PNG).
+    Each image has its own rng stream (seed, row_number), so a chunk draws the same images wherever
+    it starts."""
+    images: dict[str, bytes] = {}
+    hashes: list[str] = []
+    for row_number, name in zip(posts["row_number"], posts["true_style"]):
+        png = draw_post_image(seed, int(row_number) - 1, _STYLE_BY_NAME[name])
+        digest = hashlib.sha256(png).hexdigest()
+        images[digest] = png
+        hashes.append(digest)
+    out = posts.copy()
+    out["image_hash"] = pd.Series(hashes, index=out.index, dtype=object)
+    return out, images
+
+
+def generate_demo(n_posts: int = 1200, seed: int = 0, draw_images: bool = True) -> DemoData:
+    """The demo dataset for a seed (same seed -> same frame and image bytes), all in memory.
+
+    draw_images=False skips drawing (image_hash None) but leaves every other column unchanged.
+    For large demos write_demo draws and stores chunk by chunk instead."""
+    posts = pd.concat(list(iter_demo_posts(n_posts, seed, chunk_size=n_posts)), ignore_index=True)
+    images: dict[str, bytes] = {}
+    if draw_images:
+        posts, images = draw_chunk(posts, seed)
     curves, engagement = planted_curves()
     return DemoData(posts=posts, images=images, curves=curves, engagement_curves=engagement)
 
 
-def write_demo(store, n_posts: int = 1200, seed: int = 0) -> dict:
-    """Generate the demo and store it through ingest.add_frame; returns the import summary.
-    Writing the same demo twice adds nothing."""
+def _merge_summaries(total: dict | None, part: dict) -> dict:
+    if total is None:
+        return dict(part, reasons=dict(part["reasons"]))
+    for key in ("rows_read", "accepted", "rejected", "added", "already_present"):
+        total[key] += part[key]
+    reasons = dict(total["reasons"])
+    for reason, count in part["reasons"].items():
+        reasons[reason] = reasons.get(reason, 0) + count
+    total["reasons"] = dict(sorted(reasons.items()))
+    return total
+
+
+def _record_import(store, summary: dict) -> None:
+    """One imports row for a demo written in several chunks (each chunk's add_frame left its own
+    numbers under the same source). Same statement as Store.add_posts' import record."""
+    import json
+
+    from trend_core.store import _now
+
+    with store.transaction() as con:
+        con.execute("INSERT OR REPLACE INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [summary["source"], summary["file"], summary["rows_read"], summary["accepted"],
+                     summary["rejected"], summary["added"], json.dumps(summary, ensure_ascii=False), _now()])
+
+
+def write_demo(store, n_posts: int = 1200, seed: int = 0, chunk_size: int = DEMO_CHUNK,
+               progress: Callable[[float, str], None] | None = None) -> dict:
+    """Generate the demo and store it through ingest.add_frame, chunk_size posts at a time (drawn,
+    normalised and stored before the next chunk is drawn, so memory stays bounded at any size);
+    returns the import summary over all chunks. Writing the same demo twice adds nothing, and a
+    chunk whose posts are all stored already is not drawn again (an interrupted build resumes)."""
     from trend_core import ingest  # local import: ingest is heavier and imports text
 
-    data = generate_demo(n_posts=n_posts, seed=seed)
-    return ingest.add_frame(store, data.posts, data.images, source=f"demo:seed={seed}")
+    source = f"demo:seed={seed}"
+    total: dict | None = None
+    n_chunks = 0
+    for posts in iter_demo_posts(n_posts, seed, chunk_size):
+        n_chunks += 1
+        n = len(posts)
+        if len(store.existing_post_ids(posts["post_id"])) == n:  # stored already: nothing to draw
+            part = {"file": source, "source": source, "rows_read": n, "accepted": n, "rejected": 0,
+                    "added": 0, "already_present": n, "reasons": {}, "warnings": {}}
+        else:
+            posts, images = draw_chunk(posts, seed)
+            part = ingest.add_frame(store, posts, images, source=source)
+            del images
+        total = _merge_summaries(total, part)
+        if progress is not None:
+            done = min(n_posts, n_chunks * chunk_size)
+            progress(done / n_posts, f"demo: {done:,} of {n_posts:,} posts drawn and stored")
+    assert total is not None
+    if n_chunks > 1 and (total["added"] > 0 or source not in set(store.load_imports()["source"])):
+        _record_import(store, total)
+    return total

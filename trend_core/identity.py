@@ -109,16 +109,21 @@ def carry_names(prev_names: Mapping[int, str], matches: pd.DataFrame) -> dict[in
     return {int(n): prev_names[int(p)] for p, n in zip(matched["prev"], matched["new"]) if int(p) in prev_names}
 
 
+NO_PREVIOUS = "new"   # match table: a current style no previous style was paired with
+NO_CURRENT = "gone"   # match table: a previous style no current style was paired with
+
+
 def match_table(matches: pd.DataFrame, prev_names: Mapping[int, str], new_names: Mapping[int, str]) -> pd.DataFrame:
     """The matches for display: previous style and name -> current style and name, overlap, posts
-    in both, matched; a style without a partner shows an empty cell on the other side."""
-    def style_or_na(column: pd.Series) -> pd.Series:
-        return column.astype("Int64").where(column >= 0)
+    in both, matched. Style numbers are text, so a style without a partner reads NO_PREVIOUS ("new")
+    or NO_CURRENT ("gone") on the other side instead of an empty (None) cell; its name there is ""."""
+    def style_or(column: pd.Series, missing: str) -> pd.Series:
+        return pd.Series([str(int(s)) if s >= 0 else missing for s in column], index=column.index, dtype=object)
 
     return pd.DataFrame({
-        "previous": style_or_na(matches["prev"]),
+        "previous": style_or(matches["prev"], NO_PREVIOUS),
         "previous name": [prev_names.get(int(p), "") if p >= 0 else "" for p in matches["prev"]],
-        "current": style_or_na(matches["new"]),
+        "current": style_or(matches["new"], NO_CURRENT),
         "current name": [new_names.get(int(n), "") if n >= 0 else "" for n in matches["new"]],
         "overlap": matches["overlap"].astype(float), "posts in both": matches["shared"].astype(int),
         "matched": matches["matched"].astype(bool)})

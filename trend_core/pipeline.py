@@ -87,32 +87,40 @@ def load_choice(store: Store, name: str, default: Any = None) -> Any:
     return default if raw is None else json.loads(raw)
 
 
+def load_choices(store: Store) -> dict[str, Any]:
+    """Every saved choice (name without 'choice.' -> value), read with one connection (each page
+    render reads the settings several times; a connection costs tens of milliseconds)."""
+    saved = store.query_df("SELECT name, value FROM settings WHERE starts_with(name, 'choice.')")
+    return {str(name)[len("choice."):]: json.loads(value) for name, value in zip(saved["name"], saved["value"])}
+
+
 def config_from_settings(store: Store, base: PipelineConfig | None = None) -> PipelineConfig:
     """The pipeline configuration with the analyst's saved choices applied."""
     config = base or PipelineConfig()
-    k = load_choice(store, "k")
-    modalities = load_choice(store, "modalities")
-    source = load_choice(store, "style_source")
+    choices = load_choices(store)
+    k = choices.get("k")
+    modalities = choices.get("modalities")
+    source = choices.get("style_source")
     if k is not None:
         config = replace(config, styles=config.styles.replace(k=int(k) if k else None))
     if modalities:
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(modalities)))
     if source:
         config = replace(config, style_source=source)
-    sweep_range = {name: load_choice(store, name) for name in ("k_min", "k_max", "silhouette_repeats")}
+    sweep_range = {name: choices.get(name) for name in ("k_min", "k_max", "silhouette_repeats")}
     if any(v is not None for v in sweep_range.values()):
         config = replace(config, styles=config.styles.replace(
             **{name: int(v) for name, v in sweep_range.items() if v is not None}))
-    segmenter = load_choice(store, "segmenter")
-    min_ratio = load_choice(store, "min_clothing_ratio")
+    segmenter = choices.get("segmenter")
+    min_ratio = choices.get("min_clothing_ratio")
     if segmenter or min_ratio is not None:
         config = replace(config, segment=config.segment.replace(
             method=segmenter or config.segment.method,
             min_clothing_ratio=config.segment.min_clothing_ratio if min_ratio is None else float(min_ratio)))
-    encoder = load_choice(store, "encoder")
+    encoder = choices.get("encoder")
     if encoder:
         config = replace(config, image=config.image.replace(encoder=encoder))
-    text_method = load_choice(store, "text_method")
+    text_method = choices.get("text_method")
     if text_method:
         config = replace(config, text=config.text.replace(method=text_method))
     return config
@@ -266,6 +274,9 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
     phrases = [text_ops.split_phrases(p) for p in text_arrays["phrases"][kept]]
     post_ids = posts["post_id"].to_numpy(dtype=str)[kept]
     if config.style_source == "labels":
+        if not len(kept) or posts["style_label"][kept].isna().all():
+            raise ValueError("styles from labels need a `style` column: no kept post has a style label "
+                             "(import one, e.g. a column named style / label / 风格, or use clusters)")
         names = np.array(sorted(posts["style_label"][kept].astype(str).unique()))
         labels = np.searchsorted(names, posts["style_label"][kept].astype(str).to_numpy())
         k = len(names)
@@ -534,7 +545,8 @@ def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarra
 def embedding_covariates(store: Store, view: StylesView, modality: str, panel: pd.DataFrame,
                          fcfg: ForecastConfig) -> dict[str, pd.DataFrame]:
     """Per style and period, the mean embedding of its posts reduced by a PCA fitted on posts before
-    the test span only (no leakage); one wide frame per component, named modality_1, modality_2..."""
+    the earliest fold's test span only (no leakage into any fold); one wide frame per component,
+    named modality_1, modality_2..."""
     from sklearn.decomposition import PCA
 
     matrix = _post_embeddings(store, view, modality)
@@ -542,7 +554,7 @@ def embedding_covariates(store: Store, view: StylesView, modality: str, panel: p
         return {}
     kept = view.kept_posts()
     periods = trends.period_start(kept["post_date"], fcfg.period).to_numpy()
-    test_origin = panel.index[max(0, len(panel.index) - fcfg.test_periods)]
+    test_origin = panel.index[max(0, len(panel.index) - max(1, fcfg.folds) * fcfg.test_periods)]
     train_rows = periods < np.datetime64(test_origin)
     if train_rows.sum() <= EMBEDDING_COMPONENTS:
         return {}
@@ -621,8 +633,10 @@ def load_forecast(store: Store, view: StylesView, fcfg: ForecastConfig) -> Cache
 
 
 def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = None,
-                 progress: Progress | None = None) -> CachedForecast:
-    """Train the LSTM and baselines on the style panel (cached by key) and return the results."""
+                 progress: Progress | None = None, on_epoch: Callable[[dict], None] | None = None,
+                 device: str | None = None) -> CachedForecast:
+    """Train the neural model and baselines on the style panel (cached by key) and return the results.
+    on_epoch(row) receives each epoch's losses while training (live loss curves)."""
     from trend_core.forecast import run_forecast as forecast_panel
 
     fcfg = fcfg or ForecastConfig()
@@ -633,13 +647,49 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
         return found
     panel, covariates, modalities = forecast_inputs(store, view, fcfg)
     result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
-                            trend=view.config.trends, threads=_torch_threads())
-    meta = {name: _table_to_json(getattr(result, name)) for name in _FORECAST_TABLES}
+                            trend=view.config.trends, threads=_torch_threads(), on_epoch=on_epoch, device=device)
     saved = _saved_selections(store)
-    meta.update(split=result.split, info=result.info | {"selection_names": _selection_names(saved)})
     key = forecast_key(view, fcfg, saved)
-    store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
+    store_forecast(store, key, result, {"selection_names": _selection_names(saved)})
     return _cached_forecast(key, store.get_artifact(key), False, fcfg)
+
+
+def store_forecast(store: Store, key: str, result: Any, extra_info: dict[str, Any] | None = None) -> None:
+    """Put a forecast run (tables, split, info, model checkpoint) into the store under its key."""
+    meta = {name: _table_to_json(_all_forecasts(result) if name == "forecasts" else getattr(result, name))
+            for name in _FORECAST_TABLES}
+    meta.update(split=result.split, info=result.info | (extra_info or {}))
+    store.put_artifact(key, "forecast", {"state": np.frombuffer(result.state, dtype=np.uint8)}, meta)
+
+
+def _all_forecasts(result: Any) -> pd.DataFrame:
+    """The neural model's forward forecast followed by every baseline's (one frame, `model` column)."""
+    frames = [f for f in (result.forecasts, result.baseline_forecasts) if f is not None and not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else result.forecasts
+
+
+def ablation_key(view: StylesView, fcfg: ForecastConfig, saved: dict[str, list[str]] | None = None) -> str:
+    """The modality ablation of a forecast setting: same data and settings, another product."""
+    return stable_hash("ablation", forecast_key(view, fcfg, saved))
+
+
+def run_ablation(store: Store, view: StylesView, fcfg: ForecastConfig, progress: Progress | None = None,
+                 cached_only: bool = False) -> pd.DataFrame | None:
+    """The neural model on every subset of fcfg.modalities (same folds and split) beside the baselines,
+    cached like a forecast; cached_only=True returns None instead of training."""
+    from trend_core.forecast.ablation import run_ablation as ablate
+
+    key = ablation_key(view, fcfg, _saved_selections(store))
+    stored = store.get_artifact(key)
+    if stored is not None:
+        return _table_from_json(stored[1]["table"])
+    if cached_only:
+        return None
+    panel, covariates, modalities = forecast_inputs(store, view, fcfg)
+    table = ablate(panel, covariates, replace(fcfg, modalities=modalities), progress, trend=view.config.trends,
+                   threads=_torch_threads())
+    store.put_artifact(key, "ablation", {}, {"table": _table_to_json(table)})
+    return table
 
 
 def _selection_names(saved: dict[str, list[str]]) -> dict[str, str]:
@@ -655,15 +705,72 @@ def forecast_series_names(result: CachedForecast, view: StylesView) -> dict[str,
     return names | {sid: f"★ {name}" for sid, name in result.info.get("selection_names", {}).items()}
 
 
-def forecast_csv(result: CachedForecast, view: StylesView) -> str:
-    """One row per style and horizon step: names, dates, point, interval, p(hot), class, keys, span."""
+def forecast_csv(result: CachedForecast, view: StylesView, model: str | None = None) -> str:
+    """One row per style and horizon step of one model (default: the neural model): names, dates,
+    point, interval, p(hot), trend class and tercile, model, the data and model keys, the training span."""
     frame = result.forecasts.copy()
+    model = model or result.info.get("model") or result.config.model
+    if "model" in frame and (frame["model"] == model).any():
+        frame = frame[frame["model"] == model]
     names = forecast_series_names(result, view)
     frame.insert(1, "style_name", frame["series"].astype(str).map(names))
     frame = frame.rename(columns={"series": "style"})
+    return _with_keys(frame, view.clustering_key, result.key, result.split)
+
+
+def _with_keys(frame: pd.DataFrame, data_key: str, model_key: str, split: dict[str, str]) -> str:
+    """CSV text with ISO periods and the provenance columns every forecast export carries."""
+    frame = frame.copy()
     frame["period"] = pd.to_datetime(frame["period"]).dt.strftime("%Y-%m-%d")
-    frame["data_key"] = view.clustering_key
-    frame["model_key"] = result.key
-    frame["train_start"] = result.split.get("train_start")
-    frame["train_end"] = result.split.get("train_target_end")
+    frame["data_key"] = data_key
+    frame["model_key"] = model_key
+    frame["train_start"] = split.get("train_start")
+    frame["train_end"] = split.get("train_target_end")
     return frame.to_csv(index=False, float_format="%.6g")
+
+
+# -- forecasting external series (a CSV of series, not styles) ------------------------------------
+def external_data_key(series: pd.DataFrame, covariates: dict[str, pd.DataFrame]) -> str:
+    """The contents (names, dates, values) of imported series and their covariates."""
+    def digest(frame: pd.DataFrame) -> str:
+        return stable_hash(list(map(str, frame.columns)), [str(d) for d in frame.index],
+                           pd.util.hash_pandas_object(frame, index=False).tolist())
+
+    return stable_hash("external", digest(series), {k: digest(v) for k, v in sorted(covariates.items())})
+
+
+def external_key(series: pd.DataFrame, covariates: dict[str, pd.DataFrame], fcfg: ForecastConfig) -> str:
+    """A forecast of imported series: their contents and every setting."""
+    return fcfg.key(external_data_key(series, covariates))
+
+
+def run_external_forecast(store: Store, series: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None,
+                          fcfg: ForecastConfig, progress: Progress | None = None,
+                          on_epoch: Callable[[dict], None] | None = None, season: int | None = None,
+                          cached_only: bool = False, device: str | None = None) -> CachedForecast | None:
+    """The style-panel engine (backtest folds, baselines, forward forecast) on imported series, with
+    the covariates as extra inputs (fcfg.modalities names which); cached in the store by content."""
+    from trend_core.forecast import run_forecast as forecast_panel
+
+    covariates = covariates or {}
+    key = external_key(series, covariates, fcfg)
+    stored = store.get_artifact(key)
+    if stored is not None:
+        if progress:
+            progress(1.0, "cached: same series and settings were trained before")
+        return _cached_forecast(key, stored, True, fcfg)
+    if cached_only:
+        return None
+    result = forecast_panel(series, covariates, fcfg, progress, season=season, threads=_torch_threads(),
+                            on_epoch=on_epoch, device=device)
+    store_forecast(store, key, result, {"source": "external", "data_key": external_data_key(series, covariates)})
+    return _cached_forecast(key, store.get_artifact(key), False, fcfg)
+
+
+def external_forecast_csv(result: CachedForecast, model: str | None = None) -> str:
+    """One row per series and horizon step of one model, with the data and model keys and the span."""
+    frame = result.forecasts.copy()
+    model = model or result.info.get("model") or result.config.model
+    if "model" in frame and (frame["model"] == model).any():
+        frame = frame[frame["model"] == model]
+    return _with_keys(frame, result.info.get("data_key", ""), result.key, result.split)

@@ -3,7 +3,8 @@
 Every baseline sees only what a window's origin knows: the window's inputs and, for seasonal naive,
 the series' history up to the origin. Predictions are clipped at 0 (shares are never negative).
 A baseline is a function (windows, history, season) -> array; BASELINES names them so the app and
-the evaluation list what exists (ETS can join with the same signature).
+the evaluation list what exists. `ets` refits Holt-Winters (forecast.ets) on each window's own history
+up to its origin, one fit per series and origin.
 """
 from __future__ import annotations
 
@@ -56,16 +57,103 @@ def drift(windows: WindowSet, history: np.ndarray | None = None, season: int = 1
     return np.clip(x[:, -1:] + slope[:, None] * steps[None, :], 0.0, None)
 
 
+def ets(windows: WindowSet, history: np.ndarray | None = None, season: int = 52) -> np.ndarray:
+    """Holt-Winters ETS (forecast.ets: additive damped trend, additive season when two seasons are
+    known). Per series, the parameters and initial states are estimated once, on the history up to
+    the earliest origin among the windows; every origin then runs that model over its own history
+    history[:origin + 1] (no refit, so later origins cost a recursion, not an optimisation) and
+    forecasts steps G+1..G+H. Without a history: fitted on each window's inputs alone."""
+    from trend_core.forecast.ets import ets_forecast
+
+    out = np.zeros((len(windows), windows.horizon))
+    steps = windows.gap + windows.horizon
+    if history is None or len(windows) == 0:
+        for i in range(len(windows)):
+            out[i] = ets_forecast(windows.share_inputs[i][:, None], steps, season)[windows.gap:, 0]
+        return out
+    for s in np.unique(windows.series):
+        rows = np.flatnonzero(windows.series == s)
+        origins = windows.origin[rows]
+        fitted = _ets_fixed(history[:int(origins.min()) + 1, s], season)
+        paths = _ets_from_states(fitted, history[:int(origins.max()) + 1, s], origins, steps) \
+            if fitted is not None else None
+        for i, (row, origin) in enumerate(zip(rows, origins)):
+            fc = paths[i] if paths is not None else ets_forecast(history[:origin + 1, s][:, None], steps, season)[:, 0]
+            out[row] = fc[windows.gap:]
+    return np.clip(out, 0.0, None)
+
+
+def _ets_fixed(y: np.ndarray, season: int) -> dict | None:
+    """Estimated Holt-Winters settings for a series (None when ETS would not be fitted: short,
+    constant, or the fit fails; ets_forecast then handles each origin)."""
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from trend_core.forecast.ets import MIN_TREND, SEASON_EXTRA
+
+    if len(y) < MIN_TREND or np.ptp(y) <= 1e-12 * max(1.0, abs(float(y[-1]))):
+        return None
+    seasonal = season >= 2 and len(y) >= 2 * season + SEASON_EXTRA
+    form = {"trend": "add", "damped_trend": True, "seasonal": "add" if seasonal else None,
+            "seasonal_periods": season if seasonal else None}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            params = ExponentialSmoothing(y, initialization_method="estimated", **form).fit().params
+    except Exception:  # noqa: BLE001 - the per-origin path falls back to naive forecasts
+        return None
+    return {"form": form, "params": params}
+
+
+def _ets_from_states(fitted: dict, y: np.ndarray, origins: np.ndarray, steps: int) -> np.ndarray | None:
+    """(len(origins), steps) forecasts from each origin with fixed parameters and initial states: one
+    statsmodels pass over y gives the level, trend and season states after every period; from the
+    states at origin t, y(t+h) = l_t + (phi + ... + phi^h) b_t + s_(t+h-m(k+1)), k = (h-1) // m. A
+    state after period t depends on periods <= t only, so this equals a separate run on y[:t+1]."""
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    p, form = fitted["params"], fitted["form"]
+    seasonal = form["seasonal"] is not None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ExponentialSmoothing(y, initialization_method="known", initial_level=p["initial_level"],
+                                         initial_trend=p["initial_trend"],
+                                         initial_seasonal=p["initial_seasons"] if seasonal else None, **form)
+            res = model.fit(smoothing_level=p["smoothing_level"], smoothing_trend=p["smoothing_trend"],
+                            smoothing_seasonal=p["smoothing_seasonal"] if seasonal else None,
+                            damping_trend=p["damping_trend"], optimized=False)
+    except Exception:  # noqa: BLE001
+        return None
+    level, trend = np.asarray(res.level, dtype=float), np.asarray(res.trend, dtype=float)
+    phi = float(p["damping_trend"])
+    h = np.arange(1, steps + 1)
+    damp = np.cumsum(phi ** h)
+    out = level[origins, None] + damp[None, :] * trend[origins, None]
+    if seasonal:
+        m = int(form["seasonal_periods"])
+        season = np.asarray(res.season, dtype=float)
+        src = origins[:, None] + h[None, :] - m * ((h[None, :] - 1) // m + 1)
+        initial = np.asarray(p["initial_seasons"], dtype=float)  # s_(-m) .. s_(-1)
+        out += np.where(src >= 0, season[np.clip(src, 0, None)], initial[np.clip(src + m, 0, m - 1)])
+    return out if np.all(np.isfinite(out)) else None
+
+
 Baseline = Callable[..., np.ndarray]
 BASELINES: dict[str, Baseline] = {
     "last_value": last_value,
     "moving_average": moving_average,
     "seasonal_naive": seasonal_naive,
     "drift": drift,
+    "ets": ets,
 }
 
 
 def predict_baselines(windows: WindowSet, history: np.ndarray, season: int,
                       names: list[str] | None = None) -> dict[str, np.ndarray]:
     """Every (or the named) baseline's (n, H) predictions for the same windows."""
-    return {name: BASELINES[name](windows, history, season) for name in (names or list(BASELINES))}
+    return {name: BASELINES[name](windows, history, season)
+            for name in (list(BASELINES) if names is None else names)}

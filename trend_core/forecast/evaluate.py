@@ -1,19 +1,30 @@
-"""run_forecast: windows -> leak-free split -> scaler (training windows) -> LSTM -> metrics beside
-baselines on the SAME test windows -> forward forecast with intervals and P(hot).
+"""run_forecast: a rolling-origin backtest (folds) of the neural model beside every baseline on the
+same leak-free windows, then a forward forecast with intervals, P(hot) and trend classes.
 
-Metrics (test windows only, every model):
+Folds: fold f (f = 0 .. folds-1, oldest first) cuts the panel after period T - (folds-1-f) * P
+(P = test_periods) and runs the single split of forecast.windows on that cut: the test span is its
+last P periods, the validation span sits before it, and the scaler, the embedding reductions and the
+model are fitted on the cut's training windows only. So each fold's model is trained from scratch on
+data before its own test origin; the last fold (cut = T) is the model that forecasts ahead.
+
+Metrics (pooled over every fold's test windows, every model on the same windows):
 - mae, wape (sum |err| / sum |actual|), mase (per series: test MAE / mean |y_t - y_{t-m}| over the
-  training span, m = season length when the training span is long enough else 1; averaged over series);
-- hot_accuracy / hot_balanced_accuracy: per test origin and step, the k series with the highest
-  predicted share are called hot (k = the number of hot series per period) against the actual hot
-  labels of that period;
-- trend_accuracy / trend_macro_f1: rising / flat / falling of the predicted target-span mean against
-  the input-window mean (+-trend_threshold), against the same class on the actual values;
+  fold's training span, m = season length when that span is long enough else 1; averaged over
+  series);
+- hot_*: per test origin and step, the k series with the highest predicted share are called hot
+  (k = the number of hot series per period) against the actual hot labels; hot_auc scores the
+  neural model's hot-head probability and, for the others, each prediction's rank among the
+  origin's series;
+- trend_*: rising / flat / falling of the predicted target-span mean against the input-window mean
+  (+-trend_threshold) against the same class on the actual values; tercile_*: the same change split
+  into terciles across the series of each origin;
 - coverage: share of test actuals inside the model's interval (nominal `interval`).
-A `majority` row predicts the most frequent training-window class (hot and trend), so skill is read
-against it. Intervals: quantiles of validation residuals (relative to each window's share level) per
-step. P(hot) of a forward forecast: Monte Carlo over those residuals, the frequency with which the
-series lands among the top k of all series at that step.
+Metric functions live in forecast.metrics, the modality ablation in forecast.ablation.
+A `majority` row predicts the most frequent training-window class (hot, trend, tercile), so skill is
+read against it. Intervals: quantiles of validation residuals (relative to each window's share
+level) per step. P(hot) ahead: the neural model's hot head; for the others a Monte Carlo over their
+residuals (how often the series lands among the top k). `ensemble` = mean of the neural model and
+ETS.
 """
 from __future__ import annotations
 
@@ -24,21 +35,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-
 from trend_core.config import ForecastConfig, TrendConfig
 from trend_core.forecast.baselines import BASELINES, predict_baselines, season_length
-from trend_core.forecast.train import pick_device, predict, save_state, train_lstm
-from trend_core.forecast.windows import (Panel, WindowScaler, WindowSet, build_windows, prepare_panel,
-                                         temporal_split)
-from trend_core.trends import TREND_NAMES, n_hot, trend_class
+from trend_core.forecast.metrics import (METRIC_COLUMNS, class_metrics, interval, mase_scale, p_hot_monte_carlo,
+                                         point_metrics, rank_within_origin, residual_ratios, tercile_by_origin,
+                                         top_k_hot)
+from trend_core.forecast.models import LSTMConfig, embedding_groups
+from trend_core.forecast.train import EpochHook, pick_device, predict, save_state, train_lstm
+from trend_core.forecast.windows import (SHARE, Panel, Split, WindowScaler, WindowSet, build_windows,
+                                         prepare_panel, temporal_split)
+from trend_core.trends import TREND_NAMES, n_hot, relative_change, trend_class
 
 Progress = Callable[[float, str], None]
-FORECAST_COLUMNS = ["series", "step", "period", "point", "lower", "upper", "p_hot", "trend_class", "model"]
-TEST_COLUMNS = ["series", "origin", "step", "period", "actual", "model", "predicted"]
-METRIC_COLUMNS = ["model", "mae", "wape", "mase", "hot_accuracy", "hot_balanced_accuracy", "trend_accuracy",
-                  "trend_macro_f1", "coverage", "n_windows"]
+FORECAST_COLUMNS = ["series", "step", "period", "point", "lower", "upper", "p_hot", "trend_class",
+                    "trend_tercile", "model"]
+TEST_COLUMNS = ["fold", "series", "origin", "step", "period", "actual", "model", "predicted"]
 LSTM = "lstm"
+ETS = "ets"
+ENSEMBLE = "ensemble"
 MAJORITY = "majority"
 
 
@@ -46,91 +60,15 @@ MAJORITY = "majority"
 class ForecastResult:
     """Everything a forecasting run produced; see the module doc for the metric definitions."""
 
-    metrics: pd.DataFrame           # one row per model (lstm, baselines, majority)
-    forecasts: pd.DataFrame         # LSTM forward forecast: FORECAST_COLUMNS, one row per series x step
-    test_predictions: pd.DataFrame  # TEST_COLUMNS, every model on every test window and step
-    split: dict[str, str]           # ISO dates of the spans
-    history: pd.DataFrame           # epoch, train_loss, val_loss, seconds, best
+    metrics: pd.DataFrame           # one row per model (neural, baselines, ensemble, majority)
+    forecasts: pd.DataFrame         # neural forward forecast: FORECAST_COLUMNS, one row per series x step
+    test_predictions: pd.DataFrame  # TEST_COLUMNS, every model on every fold's test windows and steps
+    split: dict[str, str]           # ISO dates of the last fold's spans (+ first_test_start over folds)
+    history: pd.DataFrame           # the last fold's epochs: epoch, train_loss, val_loss, seconds, best
     state: bytes                    # train.save_state bytes (model config, weights, scaler)
     config: ForecastConfig
     baseline_forecasts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FORECAST_COLUMNS))
-    info: dict[str, Any] = field(default_factory=dict)  # counts, device, seconds, season, notes ...
-
-
-# -- metrics ---------------------------------------------------------------------------------------
-def mase_scale(values: np.ndarray, end: int, season: int) -> tuple[np.ndarray, int]:
-    """Per series mean |y_t - y_{t-m}| over periods [0, end); m falls back to 1 when the span holds
-    fewer than 2 seasonal differences. Returns (scales (N,), m)."""
-    m = season if season >= 1 and end - season >= 2 else 1
-    span = values[:end]
-    if len(span) <= m:
-        return np.full(values.shape[1], np.nan), m
-    return np.abs(span[m:] - span[:-m]).mean(axis=0), m
-
-
-def top_k_hot(pred: np.ndarray, origin: np.ndarray, k: int) -> np.ndarray:
-    """(n, H) 1 where a window's prediction is among the k largest of its origin's windows at that step."""
-    out = np.zeros_like(pred, dtype=np.int64)
-    for o in np.unique(origin):
-        rows = np.flatnonzero(origin == o)
-        order = np.argsort(-pred[rows], axis=0, kind="stable")[:k]  # (k, H) row offsets
-        for h in range(pred.shape[1]):
-            out[rows[order[:, h]], h] = 1
-    return out
-
-
-def point_metrics(actual: np.ndarray, pred: np.ndarray, series: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    err = np.abs(actual - pred)
-    denom = np.abs(actual).sum()
-    per_series = []
-    for s in np.unique(series):
-        if np.isfinite(scale[s]) and scale[s] > 0:
-            per_series.append(err[series == s].mean() / scale[s])
-    return {"mae": float(err.mean()), "wape": float(err.sum() / denom) if denom > 0 else float("nan"),
-            "mase": float(np.mean(per_series)) if per_series else float("nan")}
-
-
-def class_metrics(hot_true: np.ndarray, hot_pred: np.ndarray, trend_true: np.ndarray,
-                  trend_pred: np.ndarray) -> dict[str, float]:
-    hot_true, hot_pred = hot_true.ravel().astype(int), hot_pred.ravel().astype(int)
-    out = {"hot_accuracy": float(accuracy_score(hot_true, hot_pred)),
-           "hot_balanced_accuracy": float(balanced_accuracy_score(hot_true, hot_pred))
-           if len(np.unique(hot_true)) > 1 else float("nan"),
-           "trend_accuracy": float(accuracy_score(trend_true, trend_pred)),
-           "trend_macro_f1": float(f1_score(trend_true, trend_pred, average="macro", zero_division=0))}
-    return out
-
-
-# -- intervals and P(hot) --------------------------------------------------------------------------
-def residual_ratios(windows: WindowSet, pred: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(n, H) (actual - predicted) / window share level."""
-    return (windows.targets - pred) / scale[:, None]
-
-
-def interval(pred: np.ndarray, scale: np.ndarray, ratios: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower / upper bounds from per-step residual quantiles (clipped at 0)."""
-    lo_q, hi_q = np.nanquantile(ratios, [(1 - level) / 2, (1 + level) / 2], axis=0)  # (H,) each
-    lower = np.clip(pred + lo_q[None, :] * scale[:, None], 0.0, None)
-    upper = np.clip(pred + hi_q[None, :] * scale[:, None], 0.0, None)
-    return lower, np.maximum(upper, lower)
-
-
-def p_hot_monte_carlo(pred: np.ndarray, scale: np.ndarray, ratios: np.ndarray, k: int, seed: int,
-                      samples: int = 1000) -> np.ndarray:
-    """(N, H) probability that each series is among the top k at each step: residual ratios are
-    bootstrapped per step and series, added to the point forecasts, and the top k counted."""
-    rng = np.random.default_rng(seed)
-    n, H = pred.shape
-    out = np.zeros((n, H))
-    for h in range(H):
-        pool = ratios[:, h][np.isfinite(ratios[:, h])]
-        if len(pool) == 0:
-            pool = np.zeros(1)
-        draws = pred[:, h][None, :] + rng.choice(pool, size=(samples, n)) * scale[None, :]
-        draws = np.clip(draws, 0.0, None) + rng.uniform(0, 1e-12, size=(samples, n))  # random tie break
-        kth = -np.partition(-draws, k - 1, axis=1)[:, k - 1:k]
-        out[:, h] = ((draws >= kth) & (draws > 1e-11)).mean(axis=0)
-    return out
+    info: dict[str, Any] = field(default_factory=dict)  # counts, device, seconds, season, folds, notes ...
 
 
 # -- frames ----------------------------------------------------------------------------------------
@@ -138,7 +76,9 @@ def _forecast_frame(panel: Panel, fw: WindowSet, pred: np.ndarray, lower: np.nda
                     p_hot: np.ndarray, threshold: float, model: str, period: str) -> pd.DataFrame:
     H, G = fw.horizon, fw.gap
     periods = panel.future_periods(G + H, period)[G:]
-    classes = trend_class(fw.share_inputs.mean(axis=1), pred.mean(axis=1), threshold)
+    in_mean = fw.share_inputs.mean(axis=1)
+    classes = trend_class(in_mean, pred.mean(axis=1), threshold)
+    terciles = tercile_by_origin(relative_change(in_mean, pred.mean(axis=1)), fw.origin)
     n = len(fw)
     return pd.DataFrame({
         "series": np.repeat(np.asarray(panel.columns, dtype=object)[fw.series], H),
@@ -146,14 +86,16 @@ def _forecast_frame(panel: Panel, fw: WindowSet, pred: np.ndarray, lower: np.nda
         "period": np.tile(periods.to_numpy(), n),
         "point": pred.ravel(), "lower": lower.ravel(), "upper": upper.ravel(), "p_hot": p_hot.ravel(),
         "trend_class": np.repeat([TREND_NAMES[int(c)] for c in classes], H) if n else [],
+        "trend_tercile": np.repeat([TREND_NAMES[int(c)] for c in terciles], H) if n else [],
         "model": model,
     }, columns=FORECAST_COLUMNS)
 
 
-def _test_frame(panel: Panel, windows: WindowSet, predictions: dict[str, np.ndarray]) -> pd.DataFrame:
+def _test_frame(panel: Panel, windows: WindowSet, predictions: dict[str, np.ndarray], fold: int) -> pd.DataFrame:
     H = windows.horizon
     n = len(windows)
-    base = {"series": np.repeat(np.asarray(panel.columns, dtype=object)[windows.series], H),
+    base = {"fold": fold,
+            "series": np.repeat(np.asarray(panel.columns, dtype=object)[windows.series], H),
             "origin": np.repeat(panel.index.to_numpy()[windows.origin], H),
             "step": np.tile(np.arange(1, H + 1), n),
             "period": panel.index.to_numpy()[windows.target_positions().ravel()],
@@ -180,14 +122,176 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# -- one fold --------------------------------------------------------------------------------------
+@dataclass
+class Fold:
+    """One cut of the panel: its split, the fitted scaler and model, and every model's predictions."""
+
+    index: int
+    data: Panel
+    split: Split
+    scaler: WindowScaler
+    model: Any
+    history: pd.DataFrame
+    test_pred: dict[str, np.ndarray]
+    hot_score: dict[str, np.ndarray]
+    ratios: dict[str, np.ndarray]       # validation residual ratios per model (intervals)
+    test_scale: np.ndarray              # (n_test,) share level of each test window
+    mase: np.ndarray                    # (n_test,) MASE scale of each test window's series
+    mase_season: int
+
+
+def _cut(data: Panel, end: int) -> Panel:
+    """The panel's first `end` periods."""
+    return Panel(data.index[:end], data.columns, data.values[:end],
+                 {k: v[:end] for k, v in data.covariates.items()}, list(data.notes))
+
+
+def neural_config(scaler: WindowScaler, cfg: ForecastConfig) -> LSTMConfig:
+    """The network for cfg.model, sized from the scaler's features."""
+    return LSTMConfig(n_features=scaler.n_features, horizon=cfg.horizon, hidden=cfg.hidden, kind=cfg.model,
+                      groups=embedding_groups(scaler.feature_names_))
+
+
+def _run_fold(index: int, data: Panel, cfg: ForecastConfig, trend: TrendConfig, season: int,
+              val_periods: int | None, baselines: list[str], dev: Any, threads: int | None,
+              report: Progress, on_epoch: EpochHook | None) -> Fold:
+    W, G, H = cfg.window, cfg.gap, cfg.horizon
+    windows = build_windows(data, W, G, H, cfg.modalities, trend.hot_quantile)
+    split = temporal_split(windows, data.n_periods, cfg.test_periods, val_periods)
+    scaler = WindowScaler().fit(split.train)
+    train_s, val_s, test_s = (scaler.transform(w) for w in (split.train, split.val, split.test))
+    report(0.0, f"training on {len(split.train)} windows, validating on {len(split.val)}")
+    model, history = train_lstm(train_s, val_s, cfg, lambda f, m: report(0.9 * f, m), dev,
+                                lstm=neural_config(scaler, cfg), threads=threads, on_epoch=on_epoch)
+    report(0.9, "scoring the test windows" + (" (ETS refits per origin)" if ETS in baselines else ""))
+    neural = cfg.model
+    val_scaled, _ = predict(model, val_s)
+    test_scaled, test_prob = predict(model, test_s)
+    val_pred = {neural: scaler.inverse(val_scaled, val_s.scale)}
+    test_pred = {neural: scaler.inverse(test_scaled, test_s.scale)}
+    val_pred.update(predict_baselines(split.val, data.values, season, baselines))
+    test_pred.update(predict_baselines(split.test, data.values, season, baselines))
+    if ETS in baselines:
+        val_pred[ENSEMBLE] = (val_pred[neural] + val_pred[ETS]) / 2
+        test_pred[ENSEMBLE] = (test_pred[neural] + test_pred[ETS]) / 2
+    hot_score = {name: rank_within_origin(pred, split.test.origin) for name, pred in test_pred.items()}
+    if test_prob is not None:
+        hot_score[neural] = test_prob
+    ratios = {name: residual_ratios(split.val, val_pred[name], val_s.scale) for name in test_pred}
+    scale, m_used = mase_scale(data.values, split.test_start, season)
+    return Fold(index, data, split, scaler, model, history, test_pred, hot_score, ratios, test_s.scale,
+                scale[split.test.series], m_used)
+
+
+def _fold_ends(n_periods: int, folds: int, test_periods: int) -> list[int]:
+    return [n_periods - (folds - 1 - f) * test_periods for f in range(folds)]
+
+
+def run_folds(data: Panel, cfg: ForecastConfig, trend: TrendConfig, season: int, val_periods: int | None,
+               baselines: list[str], dev: Any, threads: int | None, report: Progress,
+               on_epoch: EpochHook | None, span: tuple[float, float] = (0.0, 0.92)) -> list[Fold]:
+    folds = max(1, int(cfg.folds))
+    ends = _fold_ends(data.n_periods, folds, cfg.test_periods)
+    out = []
+    for f, end in enumerate(ends):
+        lo = span[0] + (span[1] - span[0]) * f / folds
+        width = (span[1] - span[0]) / folds
+        label = f"fold {f + 1}/{folds}: " if folds > 1 else ""
+
+        def sub(fraction: float, message: str, lo: float = lo, width: float = width, label: str = label) -> None:
+            report(lo + width * fraction, label + message)
+
+        hook = (lambda row, f=f: on_epoch(row | {"fold": f + 1})) if on_epoch is not None else None
+        try:
+            out.append(_run_fold(f, _cut(data, end), cfg, trend, season, val_periods, baselines, dev, threads,
+                                 sub, hook))
+        except ValueError as exc:
+            if folds > 1 and "too few periods" in str(exc):
+                raise ValueError(f"{exc} (fold {f + 1} of {folds} ends {folds - 1 - f} test spans early: "
+                                 "use fewer folds)") from exc
+            raise
+    return out
+
+
+# -- pooled metrics --------------------------------------------------------------------------------
+def _majority(train: WindowSet, trend: TrendConfig) -> tuple[int, int, int]:
+    """Most frequent hot label, trend class and tercile class of a fold's training windows."""
+    in_mean, tg_mean = train.share_inputs.mean(axis=1), train.targets.mean(axis=1)
+
+    def most(values: np.ndarray) -> int:
+        kinds, counts = np.unique(values, return_counts=True)
+        return int(kinds[np.argmax(counts)])
+
+    return (int(np.nanmean(train.hot) > 0.5), most(trend_class(in_mean, tg_mean, trend.trend_threshold)),
+            most(tercile_by_origin(relative_change(in_mean, tg_mean), train.origin)))
+
+
+def pooled_metrics(folds: list[Fold], trend: TrendConfig, interval_level: float,
+                   names: list[str] | None = None, majority: bool = True) -> pd.DataFrame:
+    """One row per model over the test windows of every fold (see the module doc)."""
+    names = names or list(folds[0].test_pred)
+    parts: dict[str, dict[str, list[np.ndarray]]] = {}
+    truth: dict[str, list[np.ndarray]] = {k: [] for k in ("targets", "series", "mase", "hot", "trend", "tercile")}
+    for fold in folds:
+        test = fold.split.test
+        k = n_hot(fold.data.n_series, trend.hot_quantile)
+        in_mean = test.share_inputs.mean(axis=1)
+        truth["targets"].append(test.targets)
+        truth["series"].append(test.series)
+        truth["mase"].append(fold.mase)
+        truth["hot"].append(test.hot.astype(int))
+        truth["trend"].append(trend_class(in_mean, test.targets.mean(axis=1), trend.trend_threshold))
+        truth["tercile"].append(tercile_by_origin(relative_change(in_mean, test.targets.mean(axis=1)), test.origin))
+        maj_hot, maj_trend, maj_tercile = _majority(fold.split.train, trend)
+        for name in names + ([MAJORITY] if majority else []):
+            p = parts.setdefault(name, {k: [] for k in ("pred", "hot", "score", "trend", "tercile", "inside")})
+            if name == MAJORITY:
+                p["hot"].append(np.full_like(test.hot, maj_hot, dtype=int))
+                p["score"].append(np.zeros_like(test.hot))
+                p["trend"].append(np.full(len(test), maj_trend))
+                p["tercile"].append(np.full(len(test), maj_tercile))
+                continue
+            pred = fold.test_pred[name]
+            lower, upper = interval(pred, fold.test_scale, fold.ratios[name], interval_level)
+            p["pred"].append(pred)
+            p["hot"].append(top_k_hot(pred, test.origin, k))
+            p["score"].append(fold.hot_score[name])
+            p["trend"].append(trend_class(in_mean, pred.mean(axis=1), trend.trend_threshold))
+            p["tercile"].append(tercile_by_origin(relative_change(in_mean, pred.mean(axis=1)), test.origin))
+            p["inside"].append((test.targets >= lower) & (test.targets <= upper))
+    cat = {k: np.concatenate(v) for k, v in truth.items()}
+    rows = []
+    for name, p in parts.items():
+        c = {k: np.concatenate(v) for k, v in p.items() if v}
+        point = point_metrics(cat["targets"], c["pred"], cat["series"], cat["mase"]) if "pred" in c else \
+            {"mae": np.nan, "wape": np.nan, "mase": np.nan}
+        rows.append({"model": name, **point,
+                     **class_metrics(cat["hot"], c["hot"], c["score"], cat["trend"], c["trend"], cat["tercile"],
+                                     c["tercile"]),
+                     "coverage": float(c["inside"].mean()) if "inside" in c else np.nan,
+                     "n_windows": len(cat["targets"])})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
 # -- the run ---------------------------------------------------------------------------------------
+def baseline_names(baselines: list[str] | None) -> list[str]:
+    names = list(BASELINES) if baselines is None else list(baselines)
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {', '.join(BASELINES)}")
+    return names
+
+
 def run_forecast(panel: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None = None,
                  cfg: ForecastConfig | None = None, progress: Progress | None = None, *,
                  trend: TrendConfig | None = None, season: int | None = None, val_periods: int | None = None,
                  interval_level: float = 0.8, device: str | None = None,
-                 baselines: list[str] | None = None, threads: int | None = None) -> ForecastResult:
-    """Train the LSTM and score it beside the baselines on the same leak-free test windows, then
-    forecast H periods past the panel's end for every series. See the module doc."""
+                 baselines: list[str] | None = None, threads: int | None = None,
+                 on_epoch: EpochHook | None = None) -> ForecastResult:
+    """Backtest the neural model (cfg.model) beside the baselines on the same leak-free test windows
+    of cfg.folds rolling origins, then forecast H periods past the panel's end for every series.
+    on_epoch(row) gets each epoch's losses (with its fold) as training goes. See the module doc."""
     cfg = cfg or ForecastConfig()
     trend = trend or TrendConfig()
     report = progress or (lambda fraction, message: None)
@@ -195,82 +299,52 @@ def run_forecast(panel: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None
     report(0.0, "building windows")
     data = prepare_panel(panel, covariates)
     notes = list(data.notes)
-    missing = [m for m in cfg.modalities if m != "share" and m not in data.covariates]
+    missing = [m for m in cfg.modalities if m != SHARE and m not in data.covariates]
     if missing:
         notes.append(f"modalities without a covariate series were skipped: {', '.join(missing)}")
     season = season if season is not None else season_length(cfg.period)
-    W, G, H = cfg.window, cfg.gap, cfg.horizon
-    windows = build_windows(data, W, G, H, cfg.modalities, trend.hot_quantile)
-    split = temporal_split(windows, data.n_periods, cfg.test_periods, val_periods)
-    scaler = WindowScaler().fit(split.train)
-    train_s, val_s, test_s = (scaler.transform(w) for w in (split.train, split.val, split.test))
-    report(0.05, f"training on {len(split.train)} windows, validating on {len(split.val)}")
-
-    def sub(fraction: float, message: str) -> None:
-        report(0.05 + 0.85 * fraction, message)
-
+    names = baseline_names(baselines)
     dev = pick_device(device)
-    model, history = train_lstm(train_s, val_s, cfg, sub, dev, threads=threads)
-    report(0.92, "scoring the test windows")
+    folds = run_folds(data, cfg, trend, season, val_periods, names, dev, threads, report, on_epoch)
+    last = folds[-1]
+    metrics = pooled_metrics(folds, trend, interval_level)
 
-    # predictions on validation (for intervals) and test windows, every model
-    names = [LSTM] + list(baselines or BASELINES)
-    val_pred = {LSTM: scaler.inverse(predict(model, val_s)[0], val_s.scale)}
-    test_pred = {LSTM: scaler.inverse(predict(model, test_s)[0], test_s.scale)}
-    val_pred.update(predict_baselines(split.val, data.values, season, names[1:]))
-    test_pred.update(predict_baselines(split.test, data.values, season, names[1:]))
-
+    # forward forecast from the last window of every series, with the last fold's model
+    report(0.95, "forecasting ahead")
+    W, G, H = cfg.window, cfg.gap, cfg.horizon
     k = n_hot(data.n_series, trend.hot_quantile)
-    scale_s, m_used = mase_scale(data.values, split.test_start, season)
-    test = split.test
-    in_mean = test.share_inputs.mean(axis=1)
-    trend_true = trend_class(in_mean, test.targets.mean(axis=1), trend.trend_threshold)
-    hot_true = test.hot.astype(int)
-    ratios = {name: residual_ratios(split.val, val_pred[name], val_s.scale) for name in names}
-    rows = []
-    for name in names:
-        pred = test_pred[name]
-        lower, upper = interval(pred, test_s.scale, ratios[name], interval_level)
-        row = {"model": name, **point_metrics(test.targets, pred, test.series, scale_s),
-               **class_metrics(hot_true, top_k_hot(pred, test.origin, k), trend_true,
-                               trend_class(in_mean, pred.mean(axis=1), trend.trend_threshold)),
-               "coverage": float(((test.targets >= lower) & (test.targets <= upper)).mean()),
-               "n_windows": len(test)}
-        rows.append(row)
-    train_trend = trend_class(split.train.share_inputs.mean(axis=1), split.train.targets.mean(axis=1),
-                              trend.trend_threshold)
-    values, counts = np.unique(train_trend, return_counts=True)
-    majority_trend = int(values[np.argmax(counts)])
-    majority_hot = int(np.nanmean(split.train.hot) > 0.5)
-    rows.append({"model": MAJORITY, "mae": np.nan, "wape": np.nan, "mase": np.nan,
-                 **class_metrics(hot_true, np.full_like(hot_true, majority_hot), trend_true,
-                                 np.full_like(trend_true, majority_trend)),
-                 "coverage": np.nan, "n_windows": len(test)})
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-
-    # forward forecast from the last window of every series
-    report(0.96, "forecasting ahead")
     fw = build_windows(data, W, G, H, cfg.modalities, trend.hot_quantile, forward=True)
-    fw_s = scaler.transform(fw)
-    fw_scaled, _ = predict(model, fw_s)
+    fw_s = last.scaler.transform(fw)
+    fw_scaled, fw_prob = predict(last.model, fw_s)
+    ahead = {cfg.model: last.scaler.inverse(fw_scaled, fw_s.scale)}
+    ahead.update({name: BASELINES[name](fw, data.values, season) for name in names})
+    if ENSEMBLE in last.test_pred:
+        ahead[ENSEMBLE] = (ahead[cfg.model] + ahead[ETS]) / 2
     frames = []
-    for i, name in enumerate(names):
-        pred = scaler.inverse(fw_scaled, fw_s.scale) if name == LSTM else BASELINES[name](fw, data.values, season)
-        lower, upper = interval(pred, fw_s.scale, ratios[name], interval_level)
-        p_hot = p_hot_monte_carlo(pred, fw_s.scale, ratios[name], k, cfg.seed + i)
+    for i, (name, pred) in enumerate(ahead.items()):
+        lower, upper = interval(pred, fw_s.scale, last.ratios[name], interval_level)
+        p_hot = fw_prob if name == cfg.model and fw_prob is not None else \
+            p_hot_monte_carlo(pred, fw_s.scale, last.ratios[name], k, cfg.seed + i)
         frames.append(_forecast_frame(data, fw, pred, lower, upper, p_hot, trend.trend_threshold, name, cfg.period))
     forecasts = frames[0]
     baseline_forecasts = pd.concat(frames[1:], ignore_index=True) if len(frames) > 1 else \
         pd.DataFrame(columns=FORECAST_COLUMNS)
 
-    dates = split.dates(data.index)
-    info = {"counts": split.counts(), "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
-            "epochs_run": int(len(history)),
+    dates = last.split.dates(data.index)
+    dates["first_test_start"] = folds[0].split.dates(folds[0].data.index)["test_start"]
+    history = last.history
+    counts = {key: sum(f.split.counts()[key] for f in folds) for key in last.split.counts()}
+    info = {"counts": counts, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
+            "model": cfg.model, "epochs_run": int(len(history)),
             "best_epoch": int(history.loc[history["best"], "epoch"].iloc[0]) if history["best"].any() else None,
-            "season": int(season), "mase_season": int(m_used), "n_hot": int(k), "channels": list(windows.channels),
-            "n_features": int(scaler.n_features), "majority_trend": TREND_NAMES[majority_trend],
+            "season": int(season), "mase_season": int(last.mase_season), "n_hot": int(k),
+            "channels": list(last.split.train.channels), "n_features": int(last.scaler.n_features),
+            "features": last.scaler.feature_names_, "folds": [f.split.dates(f.data.index) | f.split.counts()
+                                                             for f in folds],
             "interval": interval_level, "notes": notes}
-    state = save_state(model, scaler, _jsonable({"forecast_config": asdict(cfg), "split": dates, "info": info}))
+    state = save_state(last.model, last.scaler, _jsonable({"forecast_config": asdict(cfg), "split": dates,
+                                                           "info": info}))
+    test_frames = [_test_frame(f.data, f.split.test, f.test_pred, f.index + 1) for f in folds]
     report(1.0, "done")
-    return ForecastResult(metrics, forecasts, _test_frame(data, test, test_pred), dates, history, state, cfg,
-                          baseline_forecasts, info)
+    return ForecastResult(metrics, forecasts, pd.concat(test_frames, ignore_index=True), dates, history, state,
+                          cfg, baseline_forecasts, info)

@@ -1,5 +1,6 @@
-"""Training loop for the LSTM: Adam, Huber loss on scaled shares (+ BCE on hot labels), early stopping
-on the validation span with patience, best weights restored. Seeded; device 'cuda' when available."""
+"""Training loop for the neural forecasters (models.NEURAL_MODELS): Adam, Huber loss on scaled shares
+(+ BCE on hot labels), early stopping on the validation span with patience, best weights restored.
+Seeded; device 'cuda' when available. on_epoch receives each epoch's losses as they come (live curves)."""
 from __future__ import annotations
 
 import io
@@ -15,10 +16,12 @@ import torch
 from torch import nn
 
 from trend_core.config import ForecastConfig
-from trend_core.forecast.models import LSTMConfig, LSTMForecaster
+from trend_core.forecast.models import LSTMConfig, build_model
 from trend_core.forecast.windows import Scaled, WindowScaler
 
 Progress = Callable[[float, str], None]
+EpochHook = Callable[[dict[str, float]], None]
+Model = nn.Module
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -28,7 +31,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _loss(model: LSTMForecaster, X: torch.Tensor, y: torch.Tensor, hot: torch.Tensor,
+def _loss(model: Model, X: torch.Tensor, y: torch.Tensor, hot: torch.Tensor,
           hot_weight: float, delta: float) -> torch.Tensor:
     pred, logit = model(X)
     known = ~torch.isnan(y)
@@ -40,7 +43,7 @@ def _loss(model: LSTMForecaster, X: torch.Tensor, y: torch.Tensor, hot: torch.Te
     return loss
 
 
-def _evaluate(model: LSTMForecaster, data: tuple[torch.Tensor, ...], hot_weight: float, delta: float,
+def _evaluate(model: Model, data: tuple[torch.Tensor, ...], hot_weight: float, delta: float,
               batch_size: int) -> float:
     model.eval()
     total, count = 0.0, 0
@@ -56,18 +59,20 @@ def train_lstm(train: Scaled, val: Scaled, cfg: ForecastConfig, progress: Progre
                device: str | torch.device | None = None, *, lstm: LSTMConfig | None = None,
                batch_size: int = 64, patience: int = 10, weight_decay: float = 1e-4,
                hot_weight: float = 0.2, huber_delta: float = 1.0,
-               threads: int | None = None) -> tuple[LSTMForecaster, pd.DataFrame]:
+               threads: int | None = None, on_epoch: EpochHook | None = None) -> tuple[Model, pd.DataFrame]:
     """Train on `train`, stop when the validation loss has not improved for `patience` epochs, restore
     the best weights. Returns the model (eval mode, on `device`) and a history frame
     `epoch, train_loss, val_loss, seconds, best`. progress(fraction, message) is called once per epoch.
-    threads: torch CPU threads while training (restored afterwards); None leaves torch's setting."""
+    threads: torch CPU threads while training (restored afterwards); None leaves torch's setting.
+    lstm: the model's config (kind, groups ...); by default an `lstm` sized from the data.
+    on_epoch(row) is called after every epoch with epoch, train_loss, val_loss, seconds."""
     dev = pick_device(device)
     previous = torch.get_num_threads()
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(max(1, threads))
     try:
         return _train(train, val, cfg, progress, dev, lstm, batch_size, patience, weight_decay, hot_weight,
-                      huber_delta)
+                      huber_delta, on_epoch)
     finally:
         if threads is not None and dev.type == "cpu":
             torch.set_num_threads(previous)
@@ -75,12 +80,12 @@ def train_lstm(train: Scaled, val: Scaled, cfg: ForecastConfig, progress: Progre
 
 def _train(train: Scaled, val: Scaled, cfg: ForecastConfig, progress: Progress | None, dev: torch.device,
            lstm: LSTMConfig | None, batch_size: int, patience: int, weight_decay: float, hot_weight: float,
-           huber_delta: float) -> tuple[LSTMForecaster, pd.DataFrame]:
+           huber_delta: float, on_epoch: EpochHook | None = None) -> tuple[Model, pd.DataFrame]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     horizon = train.y.shape[1]
     lstm = lstm or LSTMConfig(n_features=train.X.shape[-1], horizon=horizon, hidden=cfg.hidden)
-    model = LSTMForecaster(lstm).to(dev)
+    model = build_model(lstm).to(dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=weight_decay)
 
     def tensors(data: Scaled) -> tuple[torch.Tensor, ...]:
@@ -106,6 +111,8 @@ def _train(train: Scaled, val: Scaled, cfg: ForecastConfig, progress: Progress |
         val_loss = _evaluate(model, va, hot_weight, huber_delta, 1024) if len(val) else float("nan")
         rows.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                      "seconds": time.perf_counter() - started})
+        if on_epoch is not None:
+            on_epoch(dict(rows[-1]))
         score = val_loss if len(val) else train_loss
         if score < best - 1e-6:
             best, since, best_epoch = score, 0, epoch
@@ -126,7 +133,7 @@ def _train(train: Scaled, val: Scaled, cfg: ForecastConfig, progress: Progress |
     return model, history
 
 
-def predict(model: LSTMForecaster, data: Scaled, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(model: Model, data: Scaled, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray | None]:
     """Scaled share predictions (n, H) and hot probabilities (n, H) (None without a hot head)."""
     dev = next(model.parameters()).device
     model.eval()
@@ -145,7 +152,7 @@ def predict(model: LSTMForecaster, data: Scaled, batch_size: int = 2048) -> tupl
     return pred, prob
 
 
-def save_state(model: LSTMForecaster, scaler: WindowScaler | None = None,
+def save_state(model: Model, scaler: WindowScaler | None = None,
                extra: dict[str, Any] | None = None) -> bytes:
     """Checkpoint bytes: model config, weights (on CPU), scaler and extra plain values."""
     buffer = io.BytesIO()
@@ -157,10 +164,10 @@ def save_state(model: LSTMForecaster, scaler: WindowScaler | None = None,
 
 
 def load_state(data: bytes, device: str | torch.device | None = None
-               ) -> tuple[LSTMForecaster, WindowScaler | None, dict[str, Any]]:
+               ) -> tuple[Model, WindowScaler | None, dict[str, Any]]:
     """Inverse of save_state, with torch.load(weights_only=True)."""
     payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    model = LSTMForecaster(LSTMConfig(**payload["lstm_config"]))
+    model = build_model(LSTMConfig(**payload["lstm_config"]))
     model.load_state_dict(payload["state_dict"])
     model.to(pick_device(device)).eval()
     scaler = WindowScaler.from_dict(payload["scaler"]) if payload.get("scaler") else None

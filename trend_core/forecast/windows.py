@@ -23,6 +23,18 @@ from trend_core.trends import PERIOD_FREQ, hot_mask
 
 SHARE = "share"
 RANK = "rank"
+EMBEDDING_PREFIXES = ("image_", "mask_", "text_")  # per-period embedding components (can be negative)
+
+
+def is_embedding_channel(name: str) -> bool:
+    """Embedding components (e.g. 'text_2') are standardised as they are, not taken as ratios."""
+    return name.startswith(EMBEDDING_PREFIXES) and name.rsplit("_", 1)[-1].isdigit()
+
+
+def feature_names(channels: tuple[str, ...] | list[str]) -> list[str]:
+    """The scaler's feature order: one per channel (ratio, raw embedding or rank), then one log
+    level per ratio channel named 'level:<channel>'."""
+    return list(channels) + [f"level:{c}" for c in channels if c != RANK and not is_embedding_channel(c)]
 
 
 @dataclass
@@ -246,9 +258,10 @@ class Scaled:
 class WindowScaler:
     """Scale-free features for a global model, fitted on training windows only.
 
-    Per window and channel c (except rank): x / (window mean of c + eps_c) - 1 per step, plus the
-    level log(window mean of c + eps_c) repeated over the steps; rank is kept. eps_c = 5 % of the
-    channel's mean over the training windows. Then every feature is standardised with training means
+    Per window and ratio channel c: x / (window mean of c + eps_c) - 1 per step, plus the level
+    log(window mean of c + eps_c) repeated over the steps; rank and embedding components
+    (is_embedding_channel) are kept as they are. eps_c = 5 % of the channel's mean over the training
+    windows. Feature order: feature_names(channels). Then every feature is standardised with training means
     and deviations. Targets: target / (window mean share + eps_share) - 1, standardised per step.
     """
 
@@ -258,7 +271,7 @@ class WindowScaler:
         if len(windows) == 0:
             raise ValueError("cannot fit the scaler on zero windows")
         self.channels_ = tuple(windows.channels)
-        self.eps_ = np.array([max(self.EPS_FRACTION * float(np.mean(windows.inputs[:, :, i])), 1e-9)
+        self.eps_ = np.array([max(self.EPS_FRACTION * abs(float(np.mean(windows.inputs[:, :, i]))), 1e-9)
                               for i in range(len(self.channels_))])
         raw = self._features(windows)
         flat = raw.reshape(-1, raw.shape[-1])
@@ -275,6 +288,10 @@ class WindowScaler:
     def n_features(self) -> int:
         return len(self.mean_)
 
+    @property
+    def feature_names_(self) -> list[str]:
+        return feature_names(self.channels_)
+
     def share_scale(self, windows: WindowSet) -> np.ndarray:
         """(n,) window mean share + eps: the level targets are expressed relative to."""
         return windows.share_inputs.mean(axis=1) + self.eps_[0]
@@ -284,7 +301,7 @@ class WindowScaler:
         levels = []
         for i, name in enumerate(windows.channels):
             x = windows.inputs[:, :, i]
-            if name == RANK:
+            if name == RANK or is_embedding_channel(name):
                 parts.append(x)
                 continue
             level = x.mean(axis=1, keepdims=True) + self.eps_[i]
