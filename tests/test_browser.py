@@ -257,6 +257,8 @@ def test_forecast_trains_and_offers_csv(server, page):
     finally:
         if os.environ.get("TREND_BROWSER_SHOTS"):
             page.screenshot(path=os.path.join(os.environ["TREND_BROWSER_SHOTS"], "forecast.png"), full_page=True)
+    download = page.get_by_role("button", name=re.compile(r"Download the \w+ forecast CSV"))
+    download.wait_for(timeout=300_000)  # the page goes on rendering below the metrics
     _wait_idle(page, 300)
     _no_exception(page)
-    assert page.get_by_role("button", name=re.compile(r"Download the \w+ forecast CSV")).count() == 1
+    assert download.count() == 1
