@@ -94,6 +94,10 @@ class _Base:
     def _fit(self, progress: Progress | None) -> None:
         pass
 
+    def _profile_settings(self) -> tuple[int, int]:
+        """(years, smooth) of the seasonal profile (defaults 2 and 5)."""
+        return int(self.settings.get("years", 2)), int(self.settings.get("smooth", 5))
+
     def predict(self, horizon: int) -> np.ndarray:
         if not hasattr(self, "history_"):
             raise RuntimeError("call fit() first")
@@ -174,8 +178,7 @@ class SeasonalProfile(_Base):
     name = "profile"
 
     def _predict(self, horizon: int) -> np.ndarray:
-        return seasonal_profile_forecast(self.history_, horizon, self.season_,
-                                         int(self.settings.get("years", 2)), int(self.settings.get("smooth", 5)))
+        return seasonal_profile_forecast(self.history_, horizon, self.season_, *self._profile_settings())
 
 
 class ProfileETS(_Base):
@@ -195,7 +198,7 @@ class ProfileETS(_Base):
             return self.cache_[horizon].copy()
         y, season = self.history_, self.season_
         T = len(y)
-        years, smooth = int(self.settings.get("years", 2)), int(self.settings.get("smooth", 5))
+        years, smooth = self._profile_settings()
         if season < 2 or T < season:
             fc = ets_forecast_info(y, horizon, 1, trend=bool(self.settings.get("trend", True)))[0]
         else:
@@ -253,24 +256,33 @@ class Neural(_Base):
         self.horizon_ = int(self.settings.get("horizon") or max(self.season_, 1))
         self._train(self.horizon_, progress)
 
+    fallback_name = "ets"  # what forecasts when the history is too short for windows
+
+    def _base(self) -> Callable[[np.ndarray, int], np.ndarray] | None:
+        """A base forecast whose error the network corrects (None: the network forecasts alone)."""
+        return None
+
+    def _fallback(self, horizon: int) -> np.ndarray:
+        return ets_forecast_info(self.history_, horizon, self.season_)[0]
+
     def _train(self, horizon: int, progress: Progress | None) -> None:
         covs = self.covariates_ if self.settings.get("use_covariates", True) else None
         self.net_: GlobalNeural | None
         try:
             self.net_ = GlobalNeural(horizon, self.season_, self._neural_settings(), seed=self.seed,
-                                     device=self.device).fit(self.history_, covs, progress)
+                                     device=self.device, base=self._base()).fit(self.history_, covs, progress)
             self.fallback_ = None
         except ValueError:
-            # too short a history for windows: ETS instead (recorded in fallback_)
+            # too short a history for windows: the fallback instead (recorded in fallback_)
             self.net_ = None
-            self.fallback_ = "ets"
+            self.fallback_ = self.fallback_name
         self.horizon_ = horizon
 
     def _predict(self, horizon: int) -> np.ndarray:
         if horizon > self.horizon_:
             self._train(horizon, None)
         if self.net_ is None:
-            return ets_forecast_info(self.history_, horizon, self.season_)[0]
+            return self._fallback(horizon)
         return self.net_.predict(horizon)
 
 
@@ -287,37 +299,27 @@ class Hybrid(Neural):
 
     name = "hybrid"
     arch = "mlp"
+    fallback_name = "profile"
 
-    def _train(self, horizon: int, progress: Progress | None) -> None:
-        years, smooth = int(self.settings.get("years", 2)), int(self.settings.get("smooth", 5))
-        season = self.season_
-
-        def base(history: np.ndarray, h: int) -> np.ndarray:
-            return seasonal_profile_forecast(history, h, season, years, smooth)
-
-        covs = self.covariates_ if self.settings.get("use_covariates", True) else None
-        settings = self._neural_settings()
+    def _neural_settings(self) -> NeuralSettings:
+        settings = super()._neural_settings()
         settings.arch = "mlp"
         if "hidden" not in self.settings:
             settings.hidden = 64
         if "dropout" not in self.settings:
             settings.dropout = 0.3
-        try:
-            self.net_ = GlobalNeural(horizon, season, settings, seed=self.seed, device=self.device,
-                                     base=base).fit(self.history_, covs, progress)
-            self.fallback_ = None
-        except ValueError:
-            self.net_ = None
-            self.fallback_ = "profile"
-        self.horizon_ = horizon
+        return settings
 
-    def _predict(self, horizon: int) -> np.ndarray:
-        if horizon > self.horizon_:
-            self._train(horizon, None)
-        if self.net_ is None:
-            return seasonal_profile_forecast(self.history_, horizon, self.season_,
-                                             int(self.settings.get("years", 2)), int(self.settings.get("smooth", 5)))
-        return self.net_.predict(horizon)
+    def _base(self) -> Callable[[np.ndarray, int], np.ndarray]:
+        (years, smooth), season = self._profile_settings(), self.season_
+
+        def base(history: np.ndarray, h: int) -> np.ndarray:
+            return seasonal_profile_forecast(history, h, season, years, smooth)
+
+        return base
+
+    def _fallback(self, horizon: int) -> np.ndarray:
+        return seasonal_profile_forecast(self.history_, horizon, self.season_, *self._profile_settings())
 
 
 DEFAULT_MEMBERS: dict[str, dict[str, Any]] = {
