@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from test_app_pages import _capture_media, button, charts, frame_with, open_app
+from test_app_pages import _capture_media, button, charts, frame_with, open_app, rerun
 
 
 def set_small(at, horizon: int = 2, test_periods: int = 3, window: int = 3, period: str | None = "month") -> None:
@@ -26,16 +26,14 @@ def test_attention_with_two_folds_and_the_ablation(demo_db_copy, monkeypatch):
     at.selectbox(key="forecast_model_kind").set_value("attention")
     set_small(at, horizon=1, test_periods=2)
     at.number_input(key="forecast_folds").set_value(2)
-    button(at, "Train").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    rerun(button(at, "Train").click())
     metrics = frame_with(at, "model", "mae", "hot_auc", "tercile_accuracy")
     assert {"attention", "ets", "ensemble", "majority"} <= set(metrics["model"])
     folds = frame_with(at, "test_start", "train_target_end")
     assert len(folds) == 2 and folds["test_start"].iloc[0] < folds["test_start"].iloc[1]
     assert any("attention loss" in (f.layout.title.text or "") for f in charts(at))
 
-    button(at, "Run the ablation").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    rerun(button(at, "Run the ablation").click())
     table = frame_with(at, "inputs", "n_inputs", "mase")
     neural = table[table["model"] == "attention"]
     assert list(neural["inputs"]) == ["share", "share+engagement"]
@@ -61,13 +59,11 @@ def test_imported_series_are_trained_scored_and_exported(demo_db_copy, monkeypat
     at = open_app(demo_db_copy, monkeypatch, "app_pages/forecast.py")
     at.radio(key="forecast_source").set_value("Imported series (CSV)").run()
     at.text_input(key="forecast_series_path").set_value(str(tmp_path / "series.csv")).run()
-    at.text_input(key="forecast_covariate_paths").set_value(str(tmp_path / "lead.csv")).run()
-    assert not at.exception, [e.value for e in at.exception]
+    rerun(at.text_input(key="forecast_covariate_paths").set_value(str(tmp_path / "lead.csv")))
     assert any("5 series × 90 dates" in c.value for c in at.caption)
     at.multiselect(key="forecast_modalities").set_value(["share", "lead"])
     set_small(at, horizon=4, test_periods=8, window=8, period=None)
-    button(at, "Train").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    rerun(button(at, "Train").click())
     metrics = frame_with(at, "model", "mae", "mase")
     assert {"lstm", "ets", "seasonal_naive", "majority"} <= set(metrics["model"])
     names = [t.name or "" for f in charts(at) for t in f.data]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
-from test_app_pages import charts, open_app
+from test_app_pages import charts, open_app, rerun, view_for
 
 from trend_core import map_charts, selections
 from trend_core.store import Store
@@ -25,30 +25,12 @@ def open_map(db: Path, monkeypatch) -> AppTest:
     return open_app(db, monkeypatch, PAGE)
 
 
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-
-
-
-
 def the_map(at: AppTest) -> go.Figure:
     return charts(at)[0]
 
 
 def drawn_points(figure: go.Figure) -> int:
     return sum(len(t.x) for t in figure.data if t.name != map_charts.LATER_POSTS)
-
-
-def view_for(db: Path):
-    from trend_core import pipeline
-    from trend_core.plugins import effective_config
-
-    store = Store(db)
-    return pipeline.load_view(store, effective_config(pipeline.config_from_settings(store))[0])
 
 
 def select(at: AppTest, post_ids: list[str]) -> AppTest:

@@ -58,6 +58,14 @@ def frame_with(at: AppTest, *columns: str) -> pd.DataFrame:
     raise AssertionError(f"no dataframe with columns {columns}")
 
 
+def rerun(at) -> AppTest:
+    """Run the script again (from the AppTest or a widget just set / clicked) and fail with the page's
+    exceptions if it raised; returns the AppTest."""
+    app = at.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
 def button(at: AppTest, label: str):
     matches = [b for b in at.button if b.label == label]
     assert matches, [b.label for b in at.button]

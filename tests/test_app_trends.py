@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app_pages import charts, open_app
+from test_app_pages import charts, open_app, rerun
 
 from trend_core import trends
 
@@ -19,16 +19,6 @@ PAGE = "app_pages/trends.py"
 # -- helpers (as in test_app_pages.py) ---------------------------------------------------------------
 def open_page(db: Path, monkeypatch) -> AppTest:
     return open_app(db, monkeypatch, PAGE)
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-
-
 
 
 def share_chart(at: AppTest) -> go.Figure:
