@@ -65,8 +65,11 @@ else:
     external = imported_series()
     if external is None:
         st.stop()
+    series_frame = external[0].frame
+    covariate_frames = {name: cov.frame for name, cov in external[1].items()}
+    season = season_for(series_frame.index)  # from the date step: 52 weekly, 12 monthly, 7 daily
     saved = {}
-    inputs = ("share", *external[1])
+    inputs = ("share", *covariate_frames)
 
 # -- settings ----------------------------------------------------------------------------------------
 with st.form("forecast_form"):
@@ -88,7 +91,7 @@ with st.form("forecast_form"):
                                    key="forecast_period")
     else:
         period = "week"
-        cols[2].text_input("Season", str(season_for(external[0].frame.index)), disabled=True,
+        cols[2].text_input("Season", str(season), disabled=True,
                            help="from the date step: 52 weekly, 12 monthly, 7 daily")
     seed = cols[3].number_input("Seed", 0, 1_000_000, int(saved.get("seed", defaults.seed)), key="forecast_seed")
     cols = st.columns(7)
@@ -126,10 +129,8 @@ def train_now(fcfg: ForecastConfig) -> pipeline.CachedForecast | None:
     def work(progress):
         if external is None:
             return pipeline.run_forecast(s, view, fcfg, progress=progress, on_epoch=on_epoch, device=dev)
-        table, covs = external
-        return pipeline.run_external_forecast(s, table.frame, {k: c.frame for k, c in covs.items()}, fcfg,
-                                              progress=progress, on_epoch=on_epoch,
-                                              season=season_for(table.frame.index), device=dev)
+        return pipeline.run_external_forecast(s, series_frame, covariate_frames, fcfg, progress=progress,
+                                              on_epoch=on_epoch, season=season, device=dev)
     try:
         result = ui.run_with_progress(f"Training the {fcfg.model} and the baselines", work)
     except ValueError as exc:  # e.g. too few periods for W + G + H and the folds
@@ -140,7 +141,7 @@ def train_now(fcfg: ForecastConfig) -> pipeline.CachedForecast | None:
 
 
 state_key = view.clustering_key if view is not None else pipeline.external_data_key(
-    external[0].frame, {k: c.frame for k, c in external[1].items()})  # another file: not the last result
+    series_frame, covariate_frames)  # another file: not the last result
 if train:
     if not chosen_inputs:
         st.error("Pick at least one input.")
@@ -183,7 +184,7 @@ for col, name, label in zip(cols, ["train_start", "train_target_end", "test_orig
                             ["Train from", "Last training target", "Test origin", "Test end"]):
     col.metric(label, str(split.get(name, "–"))[:10])
 fold_rows = result.info.get("folds") or []
-if len(fold_rows) > 1 or fold_rows:
+if fold_rows:
     with st.expander(f"Split dates of the {len(fold_rows)} fold(s)", expanded=len(fold_rows) > 1):
         st.dataframe(pd.DataFrame(fold_rows), hide_index=True, key="forecast_folds_table")
 metrics = result.metrics.copy()
@@ -220,10 +221,8 @@ with st.expander("Modality ablation: the model on every subset of the inputs, sa
             else:
                 from trend_core.forecast.ablation import run_ablation
 
-                tbl, covs = external
                 table = ui.run_with_progress("Ablation", lambda progress: run_ablation(
-                    tbl.frame, {k: c.frame for k, c in covs.items()}, fcfg, progress,
-                    season=season_for(tbl.frame.index)))
+                    series_frame, covariate_frames, fcfg, progress, season=season))
                 st.session_state.setdefault("forecast_ablation", {})[result.key] = table
         except ValueError as exc:
             st.error(f"Cannot run the ablation: {exc}")
@@ -243,9 +242,8 @@ if view is not None:
     names = {int(sid): name for sid, name in pipeline.forecast_series_names(result, view).items()}
     history = pipeline.panel_shares(ui.store(), view, fcfg.period)  # styles and saved selections (★)
 else:
-    table, _ = external
-    history = forecast_charts.wide_to_long(table.frame)
-    names = dict(enumerate(str(c) for c in table.frame.columns))
+    history = forecast_charts.wide_to_long(series_frame)
+    names = dict(enumerate(str(c) for c in series_frame.columns))
 ranked = list(names)
 mine = fc[fc["model"] == neural] if fc is not None and "model" in fc and (fc["model"] == neural).any() else fc
 if mine is not None and not mine.empty and "p_hot" in mine:

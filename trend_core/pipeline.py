@@ -625,9 +625,11 @@ def _cached_forecast(key: str, stored: tuple[dict, dict[str, Any]], cached: bool
                           config=fcfg, **tables)
 
 
-def load_forecast(store: Store, view: StylesView, fcfg: ForecastConfig) -> CachedForecast | None:
-    """The stored forecast for this clustering and these settings, or None when never trained."""
-    key = forecast_key(view, fcfg, _saved_selections(store))
+def load_forecast(store: Store, view: StylesView, fcfg: ForecastConfig,
+                  saved: dict[str, list[str]] | None = None) -> CachedForecast | None:
+    """The stored forecast for this clustering and these settings, or None when never trained.
+    saved: the saved map selections when the caller has read them already."""
+    key = forecast_key(view, fcfg, _saved_selections(store) if saved is None else saved)
     stored = store.get_artifact(key)
     return None if stored is None else _cached_forecast(key, stored, True, fcfg)
 
@@ -640,7 +642,8 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
     from trend_core.forecast import run_forecast as forecast_panel
 
     fcfg = fcfg or ForecastConfig()
-    found = load_forecast(store, view, fcfg)
+    saved = _saved_selections(store)
+    found = load_forecast(store, view, fcfg, saved)
     if found is not None:
         if progress:
             progress(1.0, "cached: same data and settings were trained before")
@@ -648,7 +651,6 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
     panel, covariates, modalities = forecast_inputs(store, view, fcfg)
     result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
                             trend=view.config.trends, threads=_torch_threads(), on_epoch=on_epoch, device=device)
-    saved = _saved_selections(store)
     key = forecast_key(view, fcfg, saved)
     store_forecast(store, key, result, {"selection_names": _selection_names(saved)})
     return _cached_forecast(key, store.get_artifact(key), False, fcfg)
@@ -705,13 +707,19 @@ def forecast_series_names(result: CachedForecast, view: StylesView) -> dict[str,
     return names | {sid: f"★ {name}" for sid, name in result.info.get("selection_names", {}).items()}
 
 
-def forecast_csv(result: CachedForecast, view: StylesView, model: str | None = None) -> str:
-    """One row per style and horizon step of one model (default: the neural model): names, dates,
-    point, interval, p(hot), trend class and tercile, model, the data and model keys, the training span."""
+def _model_rows(result: CachedForecast, model: str | None) -> pd.DataFrame:
+    """The forward forecast rows of one model (default: the run's neural model)."""
     frame = result.forecasts.copy()
     model = model or result.info.get("model") or result.config.model
     if "model" in frame and (frame["model"] == model).any():
         frame = frame[frame["model"] == model]
+    return frame
+
+
+def forecast_csv(result: CachedForecast, view: StylesView, model: str | None = None) -> str:
+    """One row per style and horizon step of one model (default: the neural model): names, dates,
+    point, interval, p(hot), trend class and tercile, model, the data and model keys, the training span."""
+    frame = _model_rows(result, model)
     names = forecast_series_names(result, view)
     frame.insert(1, "style_name", frame["series"].astype(str).map(names))
     frame = frame.rename(columns={"series": "style"})
@@ -739,38 +747,28 @@ def external_data_key(series: pd.DataFrame, covariates: dict[str, pd.DataFrame])
     return stable_hash("external", digest(series), {k: digest(v) for k, v in sorted(covariates.items())})
 
 
-def external_key(series: pd.DataFrame, covariates: dict[str, pd.DataFrame], fcfg: ForecastConfig) -> str:
-    """A forecast of imported series: their contents and every setting."""
-    return fcfg.key(external_data_key(series, covariates))
-
-
 def run_external_forecast(store: Store, series: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None,
                           fcfg: ForecastConfig, progress: Progress | None = None,
                           on_epoch: Callable[[dict], None] | None = None, season: int | None = None,
-                          cached_only: bool = False, device: str | None = None) -> CachedForecast | None:
+                          device: str | None = None) -> CachedForecast:
     """The style-panel engine (backtest folds, baselines, forward forecast) on imported series, with
     the covariates as extra inputs (fcfg.modalities names which); cached in the store by content."""
     from trend_core.forecast import run_forecast as forecast_panel
 
     covariates = covariates or {}
-    key = external_key(series, covariates, fcfg)
+    data_key = external_data_key(series, covariates)
+    key = fcfg.key(data_key)  # the series' contents and every setting
     stored = store.get_artifact(key)
     if stored is not None:
         if progress:
             progress(1.0, "cached: same series and settings were trained before")
         return _cached_forecast(key, stored, True, fcfg)
-    if cached_only:
-        return None
     result = forecast_panel(series, covariates, fcfg, progress, season=season, threads=_torch_threads(),
                             on_epoch=on_epoch, device=device)
-    store_forecast(store, key, result, {"source": "external", "data_key": external_data_key(series, covariates)})
+    store_forecast(store, key, result, {"source": "external", "data_key": data_key})
     return _cached_forecast(key, store.get_artifact(key), False, fcfg)
 
 
 def external_forecast_csv(result: CachedForecast, model: str | None = None) -> str:
     """One row per series and horizon step of one model, with the data and model keys and the span."""
-    frame = result.forecasts.copy()
-    model = model or result.info.get("model") or result.config.model
-    if "model" in frame and (frame["model"] == model).any():
-        frame = frame[frame["model"] == model]
-    return _with_keys(frame, result.info.get("data_key", ""), result.key, result.split)
+    return _with_keys(_model_rows(result, model), result.info.get("data_key", ""), result.key, result.split)

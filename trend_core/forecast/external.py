@@ -14,6 +14,7 @@ fitted on it alone and forecast the H periods after it. The report compares, on 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,8 +75,6 @@ def forecast_external(table: SeriesTable, train_end: str | pd.Timestamp, horizon
                       progress: Progress | None = None) -> ExternalForecast:
     """Fit `model` (and each model in `compare`) on the history up to train_end and forecast the H
     periods after it."""
-    import time
-
     from trend_core.forecast.origin import ORIGIN_MODELS
 
     names = [model] + [m for m in compare if m != model]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from trend_core.forecast.windows import is_embedding_channel
+
 IMAGE_SIDE = ("image", "mask")  # embedding groups that answer the text query in `attention`
 TEXT_SIDE = "text"
 
@@ -35,8 +37,6 @@ class LSTMConfig:
 
 def embedding_groups(names: list[str]) -> dict[str, list[int]]:
     """Feature positions of each embedding modality ('image_1', 'image_2' -> image: [i, j])."""
-    from trend_core.forecast.windows import is_embedding_channel
-
     groups: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         if is_embedding_channel(name):
