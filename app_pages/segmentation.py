@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages._weights import offer_download
 from trend_core import pipeline, plots
 from trend_core.image_stages import preview_segmentation, stored_ratios
 from trend_core.plugins import segmenter_choices
@@ -35,6 +36,7 @@ with left:
                           format_func=_label, key="seg_method")
     if not choices[method].available:
         st.error(f"**{method}** cannot run here: {ui.md(choices[method].problem)}")
+    offer_download(choices[method], "seg_download")
 with right:
     threshold = st.slider("Leave out images with clothing below", 0.0, 0.5,
                           float(config.segment.min_clothing_ratio), 0.01, format="%.2f", key="seg_threshold",

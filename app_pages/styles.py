@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages._weights import offer_download
 from trend_core import identity, identity_charts, pipeline, plots
 from trend_core import styles as style_ops
 from trend_core.plugins import Choice, encoder_choices, text_choices
@@ -28,6 +29,7 @@ def _plugin_select(label: str, choices: list[Choice], setting: str, current: str
                           help="; ".join(f"{c.name}: {c.description}" for c in choices))
     if not by_name[chosen].available:
         st.caption(f":red[{ui.md(chosen)} cannot run here:] {ui.md(by_name[chosen].problem)}")
+    offer_download(by_name[chosen], f"{key}_download")
     return chosen
 
 

@@ -163,6 +163,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from trend_core import weights_fetch
+
+    if args.action == "list":
+        _print_json([weights_fetch.weights_status(name) for name in weights_fetch.names()])
+        return 0
+    return weights_fetch.get_command(args.name, quiet=args.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trend_core", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
@@ -197,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plugins", parents=[common], help="segmenters, encoders, text methods and whether each can run here")
     p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("weights", help="pretrained weights: `weights list` says which are here; `weights get NAME` "
+                                       "downloads one on a connected machine into the cache the parts search")
+    p.add_argument("action", choices=["list", "get"])
+    p.add_argument("name", nargs="?", help="with get: resnet50, clip, deeplabv3_mobilenet, deeplabv3_resnet50, sentence")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("run", parents=[common, styles], help="run every stage that is not cached")
     p.set_defaults(func=cmd_run)
