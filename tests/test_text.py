@@ -177,3 +177,76 @@ def test_describe_styles_gives_phrases_per_style():
     assert plain["phrases"].map(len).sum() == 0
     kept = ["style", "size", "keywords", "exemplars"]
     assert plain[kept].equals(table[kept])
+
+
+# -- text hygiene (issue 10.3): emoji codes, boilerplate, repeated tag lists, numbers, blank cells ---
+def test_emoji_codes_are_read_as_the_emoji_they_name():
+    coded = ":money_bag:生活费 :teddy_bear: 好可爱:Japanese_acceptable_button: :smiling_face_with_heart-eyes:"
+    real = "💰生活费 🧸 好可爱🉑 😍"
+    assert text.clean_text(coded) == text.clean_text(real)
+    assert text.tokenize(coded) == text.tokenize(real)
+    out = text.clean_text(coded + " 12:30 :notacode:")
+    assert ":" in out and ":notacode:" in out              # times and unknown codes are left alone
+    tokens = text.tokenize(coded)
+    for word in ("money", "bag", "teddy", "bear", "japanese", "acceptable", "button", "smiling"):
+        assert word not in tokens
+    symbols = text.clean_text("开衫:plus:蛋糕裙:red_exclamation_mark: :keycap_1: #️⃣ ➡️好看 🔴")
+    assert symbols == "开衫 蛋糕裙 好看"                     # emoji used as punctuation leave nothing
+    if text._emoji_language() == "zh":
+        assert "泰迪熊" in tokens
+        assert "肤色" not in text.tokenize("微胖女孩:girl_light_skin_tone: 👧🏻")  # skin tones dropped
+
+
+def test_platform_boilerplate_and_link_markers_are_removed():
+    raw = "生活费的女大学生穿搭｜附:link: 小红书 碎花裙好看 #笔记灵感 #碎花裙 #小红书穿搭 附🔗 🔗"
+    out = text.clean_text(raw)
+    for noise in ("小红书", "笔记灵感", "🔗", "link", "链接", "附"):
+        assert noise not in out
+    tokens = text.tokenize(raw)
+    assert "碎花裙" in tokens and "灵感" not in tokens and "笔记" not in tokens
+    phrases = " ".join(text.phrase_candidates(raw))
+    assert "灵感" not in phrases and "小红书" not in phrases and "link" not in phrases
+
+
+def test_crawler_repeated_tag_list_is_dropped():
+    raw = "今天出门 #碎花裙 #OOTD穿搭 #法式[话题]# #碎花裙 碎花裙, OOTD穿搭, 法式"
+    out = text.clean_text(raw)
+    assert out.count("碎花裙") == 1 and out.count("OOTD穿搭") == 1 and out.count("法式") == 1
+    assert text.tokenize(raw).count("碎花裙") == 1
+    assert text.drop_repeated_tags("#艾莱依 艾莱依").strip() == "#艾莱依"
+    kept = text.clean_text("#碎花裙 今天好开心, 出门逛街")   # a tail that is not the tag list stays
+    assert "开心" in kept and "出门逛街" in kept
+    assert text.clean_text("碎花裙, 法式") == "碎花裙, 法式"  # no hashtags: a plain list is text
+    doc = text.post_document("标题", "好看 #碎花裙", "#碎花裙 #法式")  # tags cell repeats the content's
+    assert text.tokenize(doc).count("碎花裙") == 1 and "法式" in text.tokenize(doc)
+
+
+def test_numbers_and_number_units_are_not_tokens_or_keywords():
+    raw = "173cm/140斤 生活费1500元 2023年 10k 3.5kg 18图 微胖 iphone15 y2k 碎花裙"
+    tokens = text.tokenize(raw)
+    assert not any(ch.isdigit() for t in tokens if t not in ("iphone15", "y2k") for ch in t)
+    assert "iphone15" in tokens and "y2k" in tokens and "微胖" in tokens
+    for unit in ("斤", "元", "cm", "kg"):
+        assert unit not in tokens
+    assert not any(any(ch.isdigit() for ch in p) for p in text.phrase_candidates("身高160 体重100斤 碎花裙"))
+    assert all(not k.isdigit() for k in text.keywords(text.tokenize("1500 1500 1500 2023 碎花裙"), 5))
+
+
+def test_blank_cell_words_never_become_tokens():
+    assert text.post_document(None, math.nan, "None") == ""
+    assert text.post_document("null", "NaN", "<NA>") == ""
+    out = text.clean_text("简单干净 小红书 nan nan")
+    assert out == "简单干净"
+    tokens = text.tokenize("好看 nan None null NULL NaN 裙子nan")
+    assert tokens and not {"nan", "none", "null"} & set(tokens)
+    assert not any("nan" in p for p in text.phrase_candidates("碎花裙 nan nan 小红书 法式 nan"))
+    legit = text.tokenize("nanny nonetheless banana morning walk")  # English words are kept
+    assert {"nanny", "nonetheless", "banana", "morning", "walk"} <= set(legit)
+
+
+def test_cleaning_version_is_part_of_every_text_embedder_version():
+    from trend_core.embed.text import TEXT_EMBEDDERS
+
+    assert text.CLEANING_VERSION != "1"
+    for cls in TEXT_EMBEDDERS.values():
+        assert cls.version.endswith(f"clean{text.CLEANING_VERSION}")

@@ -1,6 +1,8 @@
 """Post text: cleaning, emoji to words, hashtags, jieba tokens, stopwords, keywords and keyphrases.
 
 Everything here is pure and deterministic; jieba is initialised lazily and quietly on first use.
+Bump CLEANING_VERSION whenever cleaning or tokenising changes what a post's tokens are: it is part of
+every text embedder's version, hence of the text stage's cache key.
 """
 from __future__ import annotations
 
@@ -15,6 +17,14 @@ import emoji
 import jieba
 
 STOPWORDS_PATH = Path(__file__).resolve().parent.parent / "data" / "stopwords_zh.txt"
+
+# 2: ':name:' emoji codes, platform boilerplate, the crawler's repeated tag list, blank-cell words
+#    ('nan', 'None', 'null') and number+unit tokens removed (issue 10.3)
+CLEANING_VERSION = "2"
+
+# Platform words removed wherever they stand (also inside hashtags): the app's name and the tag it
+# suggests on every note; neither says anything about a style.
+PLATFORM_BOILERPLATE = ("小红书", "笔记灵感")
 
 # A few English stopwords always added (the file has more).
 EXTRA_ENGLISH_STOPWORDS = frozenset(
@@ -39,6 +49,25 @@ _SPACE_RE = re.compile(r"\s+")
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORDLIKE_RE = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 _NUMBER_RE = re.compile(r"^[\d.,%％+\-]+$")
+# a number with a short unit: 173cm, 10k, 1500w, 2023年, 5双, 3.5kg (jieba keeps some of these whole)
+_NUMBER_UNIT_RE = re.compile(r"^[+\-]?\d[\d.,]*(?:[a-z]{1,3}|[年月日号岁斤元块件套双条个张图天周次度码米])?$")
+# the ':name:' codes a crawler writes for emoji (':money_bag:', ':Japanese_acceptable_button:')
+_EMOJI_CODE_RE = re.compile(r":[A-Za-z0-9_\-+&.'’()!#*]+:")
+_LINK_MARKER_RE = re.compile(r"(?:附全?)?\U0001F517")  # 🔗 and '附🔗' / '附全🔗' ("link attached")
+_SKIN_TONE_RE = re.compile("[\U0001F3FB-\U0001F3FF]")  # skin-tone modifiers (read as 较浅肤色 ...)
+# emoji used as punctuation or bullets, dropped rather than read as words ('A➕B', '❗', '➡️', '1️⃣', '🔴'):
+# plus / minus / times, exclamation and question marks, ticks and crosses, arrows, coloured dots and
+# squares, keycaps
+_SYMBOL_EMOJI_RE = re.compile(
+    "(?:[\u2795\u2796\u2797\u2716\u2757\u2755\u2753\u2754\u203c\u2049\u2714\u2611\u2705\u274c\u274e"
+    "\u27a1\u2b05\u2b06\u2b07\u2194-\u2199\u21a9\u21aa\u2934\u2935\u25b6\u25c0\u25aa\u25ab"
+    "\u25fb-\u25fe\u26aa\u26ab\u2b1b\u2b1c\U0001F534-\U0001F539\U0001F53A-\U0001F53D"
+    "\U0001F7E0-\U0001F7EB]|[0-9#*]\ufe0f?\u20e3)\ufe0f?")
+# what a blank cell becomes when a crawler or pandas writes it out as text, as a whole ASCII word
+_BLANK_WORD_RE = re.compile(
+    r"(?<![A-Za-z0-9_])(?:nan|NaN|NAN|None|null|NULL|Null|NaT|<NA>)(?![A-Za-z0-9_])")
+_TAG_LIST_SPLIT_RE = re.compile(r"[,，、]")
+_BOILERPLATE_RE = re.compile("|".join(map(re.escape, PLATFORM_BOILERPLATE)))
 _BLANK_STRINGS = frozenset({"", "nan", "none", "null", "nat", "<na>"})
 
 _jieba_lock = threading.Lock()
@@ -65,17 +94,51 @@ def _emoji_language() -> str:
         return "en"
 
 
+def emojize_codes(text: str) -> str:
+    """':money_bag:' -> the emoji it names (GitHub / Slack aliases and the package's English names);
+    a ':word:' that names no emoji stays as it is."""
+    if ":" not in text or not _EMOJI_CODE_RE.search(text):
+        return text
+    return emoji.emojize(emoji.emojize(text, language="alias"), language="en")
+
+
 def emoji_to_words(text: str) -> str:
-    """Replace each emoji by its name as words (Chinese names when available)."""
+    """Replace each emoji (and each ':name:' emoji code) by its name as words (Chinese names when
+    available); skin-tone modifiers are dropped, and so are emoji used as punctuation (_SYMBOL_EMOJI_RE)."""
     lang = _emoji_language()
+    text = _SYMBOL_EMOJI_RE.sub(" ", _SKIN_TONE_RE.sub("", emojize_codes(text)))
     out = emoji.demojize(text, language=lang, delimiters=(" \x01", "\x01 "))
     # names come between \x01 markers; underscores / dashes in names become spaces
     return re.sub(r"\x01([^\x01]*)\x01", lambda m: m.group(1).replace("_", " ").replace("-", " "), out)
 
 
+def drop_repeated_tags(text: str) -> str:
+    """Keep each hashtag once: a later '#tag' already seen is removed, and so is a trailing plain list
+    'a, b, c' (the crawler's copy of the post's '#a #b #c') when every item is one of its hashtags."""
+    matches = list(_HASHTAG_RE.finditer(text))
+    if not matches:
+        return text
+    tags = {m.group(1).strip().lower() for m in matches}
+    tail = text[matches[-1].end():]
+    items = [i.strip().lstrip("#＃").strip() for i in _TAG_LIST_SPLIT_RE.split(tail)]
+    if any(items) and all(i.lower() in tags for i in items if i):
+        text = text[:matches[-1].end()]
+    seen: set[str] = set()
+    out, pos = [], 0
+    for m in matches:
+        tag = m.group(1).strip().lower()
+        if tag in seen:
+            out.append(text[pos:m.start()] + " ")
+            pos = m.end()
+        seen.add(tag)
+    return "".join(out) + text[pos:]
+
+
 def clean_text(text: str | None) -> str:
-    """Strip URLs, @mentions, '- 小红书' suffixes, [话题]-style markers, '#' signs and repeated
-    punctuation; turn emoji into words; collapse whitespace. None / NaN give ''."""
+    """Strip URLs, @mentions, link markers, platform boilerplate (PLATFORM_BOILERPLATE, '- 小红书'
+    suffixes), [话题]-style markers, repeated hashtags and the crawler's repeated tag list, '#' signs,
+    blank-cell words ('nan', 'None', 'null' as whole words) and repeated punctuation; turn emoji and
+    ':name:' emoji codes into words; collapse whitespace. None / NaN give ''."""
     s = _as_text(text)
     if not s:
         return ""
@@ -83,6 +146,10 @@ def clean_text(text: str | None) -> str:
     s = _URL_RE.sub(" ", s)
     s = _MENTION_RE.sub(" ", s)
     s = _XHS_SUFFIX_RE.sub("", s)
+    s = _BLANK_WORD_RE.sub(" ", s)
+    s = _SYMBOL_EMOJI_RE.sub(" ", _LINK_MARKER_RE.sub(" ", emojize_codes(s)))  # before '#' goes (#️⃣)
+    s = drop_repeated_tags(s)
+    s = _BOILERPLATE_RE.sub(" ", s)
     s = _MARKER_RE.sub(" ", s)
     s = s.replace("#", " ")
     s = emoji_to_words(s)
@@ -140,6 +207,8 @@ def _keep_token(token: str, stopwords: frozenset[str]) -> bool:
     if not token or token in stopwords:
         return False
     if not _WORDLIKE_RE.search(token) or _NUMBER_RE.match(token) or token.isdigit():
+        return False
+    if _NUMBER_UNIT_RE.match(token):
         return False
     if len(token) == 1 and not _CJK_RE.match(token):
         return False

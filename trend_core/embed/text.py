@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from trend_core.config import TextConfig
+from trend_core.text import CLEANING_VERSION
 from trend_core.weights import WeightsMissing, file_weights_id
 
 __all__ = ["TextEmbedder", "TfidfSvdText", "Word2VecText", "SentenceText", "TEXT_EMBEDDERS",
@@ -75,7 +76,7 @@ class TfidfSvdText:
     """
 
     name = "tfidf"
-    version = "1"
+    version = f"1+clean{CLEANING_VERSION}"  # the cleaning changes tokens and texts: part of the key
     weights_id = "none"  # fitted on the corpus itself
 
     def __init__(self, cfg: TextConfig | None = None, random_state: int = 0):
@@ -136,7 +137,7 @@ class Word2VecText:
     hash). `dim_` = cfg.w2v_dim after fit."""
 
     name = "word2vec"
-    version = "1"
+    version = f"1+clean{CLEANING_VERSION}"  # the cleaning changes tokens and texts: part of the key
     weights_id = "none"  # trained on the corpus itself
 
     def __init__(self, cfg: TextConfig | None = None, random_state: int = 0):
@@ -292,7 +293,7 @@ class SentenceText:
     zeros for blank posts. Nothing is learnt from the corpus: fit loads the model."""
 
     name = "sentence"
-    version = "1"
+    version = f"1+clean{CLEANING_VERSION}"  # the cleaning changes tokens and texts: part of the key
 
     def __init__(self, cfg: TextConfig | None = None, random_state: int = 0, device: str | None = None):
         self.cfg = cfg
