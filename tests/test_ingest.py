@@ -119,7 +119,11 @@ def test_messy_csv(tmp_path, images, small_pixel_limit, encoding):
     assert summary["source"] == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
     posts = store.load_posts().set_index("post_id")
-    assert sorted(posts.index) == sorted(["p1", "p2", "p3", "p4", "p5", "p15", "p16"])
+    # p5 lists two images: one post, two looks (p5#1, p5#2)
+    assert sorted(posts.index) == sorted(["p1", "p2", "p3", "p4", "p5#1", "p5#2", "p15", "p16"])
+    assert summary["posts"] == 7 and summary["images"] == 6
+    assert posts.loc["p5#2", "image_hash"] == hashlib.sha256((images / "ok2.png").read_bytes()).hexdigest()
+    posts = posts.rename(index={"p5#1": "p5"})
     assert posts.loc["p1", "title"] == "碎花裙"
     assert (posts.loc["p1", ["likes", "collects", "comments"]].tolist() == [10000, 12000, 100000])
     assert (posts.loc["p2", ["likes", "collects", "comments"]].tolist() == [1234, 3000, 0])
@@ -133,7 +137,7 @@ def test_messy_csv(tmp_path, images, small_pixel_limit, encoding):
     assert posts.loc["p5", "post_date"] == pd.Timestamp("2024-01-05")
     ok_hash = hashlib.sha256((images / "ok.jpg").read_bytes()).hexdigest()
     assert posts.loc["p1", "image_hash"] == ok_hash == posts.loc["p5", "image_hash"]
-    assert posts.loc["p5", "image_source"] == "ok.jpg;ok2.png"
+    assert posts.loc["p5", "image_source"] == "ok.jpg" and posts.loc["p5#2", "image_source"] == "ok2.png"
     assert pd.isna(posts.loc["p15", "image_hash"]) and posts.loc["p15", "content"] == "😍✨"
     assert posts.loc["p16", "image_hash"] == hashlib.sha256((images / "ok2.png").read_bytes()).hexdigest()
     assert posts["source"].eq(summary["source"]).all()
@@ -342,7 +346,8 @@ def test_url_images_are_not_fetched(tmp_path):
     summary = ingest.ingest_file(Store(tmp_path / "t.duckdb"), path)
     _check_counts(summary)
     assert summary["accepted"] == 1 and summary["reasons"] == {"empty_post": 1}
-    assert summary["warnings"] == {"image_url_not_fetched": 2}
+    assert list(summary["warnings"]) == ["image_url_not_fetched"]
+    assert summary["warnings"]["image_url_not_fetched"].startswith("2 image URL(s) were not downloaded")
 
 
 def test_bad_csv_row_with_extra_fields(tmp_path):

@@ -231,16 +231,19 @@ def test_ingest_takes_video_stills_and_rejects_bad_videos(tmp_path, media):
     assert summary["accepted"] + summary["rejected"] == summary["rows_read"]
     assert summary["reasons"] == {"video_corrupt": 1, "video_missing": 1, "video_outside_root": 1,
                                   "empty_post": 1}
-    assert summary["warnings"] == {"video_url_not_fetched": 2}
+    assert list(summary["warnings"]) == ["video_url_not_fetched"]  # v6, v7 and v8's video
+    assert summary["warnings"]["video_url_not_fetched"].startswith("3 video URL(s) were not downloaded")
     json.dumps(summary)
 
     posts = store.load_posts().set_index("post_id")
-    assert sorted(posts.index) == ["p1", "v1", "v2", "v6", "v8", "v9"]
+    # v9 has a cover and a local video: the video's still is one more image of the post
+    assert sorted(posts.index) == ["p1", "v1", "v2", "v6", "v8", "v9#1", "v9#2"]
     assert posts.loc["v1", "image_source"] == "clips/a.mp4#t=15.0"
     assert posts.loc["v2", "image_source"] == "clips/short.mkv#t=3.0"
-    assert posts.loc["v9", "image_source"] == "clips/a.mp4#t=15.0"      # a local video beats the cover
-    assert posts.loc["v9", "image_hash"] == posts.loc["v1", "image_hash"]  # one stored still
+    assert posts.loc["v9#2", "image_source"] == "clips/a.mp4#t=15.0"
+    assert posts.loc["v9#2", "image_hash"] == posts.loc["v1", "image_hash"]  # one stored still
     cover = hashlib.sha256((media / "cover.jpg").read_bytes()).hexdigest()
+    assert posts.loc["v9#1", "image_hash"] == cover and posts.loc["v9#1", "image_no"] == 1
     assert posts.loc["v8", "image_hash"] == cover == posts.loc["p1", "image_hash"]  # URL video: the cover
     assert posts["image_hash"].isna().tolist() == [h == "v6" for h in posts.index]
 

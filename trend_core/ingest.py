@@ -49,9 +49,9 @@ CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # epoch timestamps are read in Ch
 
 # -- columns ---------------------------------------------------------------------------------------
 INPUT_COLUMNS = ("post_id", "poster_id", "title", "content", "tags", "post_date", "likes", "collects",
-                 "comments", "image_source", "video", "style_label")  # `video` is input only
+                 "comments", "image_source", "image_no", "video", "style_label")  # `video` is input only
 REQUIRED_COLUMNS = ("post_date",)
-CONTENT_COLUMNS = ("title", "content", "tags", "image_source", "video")  # at least one must exist
+CONTENT_COLUMNS = ("title", "content", "tags", "image_source", "video", "style_label")  # one must exist
 COUNT_COLUMNS = ("likes", "collects", "comments")
 TEXT_COLUMNS = ("title", "content", "tags")
 
@@ -59,7 +59,7 @@ TEXT_COLUMNS = ("title", "content", "tags")
 CRAWL_COLUMNS: dict[str, str] = {
     "post_id": "post_id", "poster_id": "poster_id", "post_title": "title", "post_content": "content",
     "post_tag": "tags", "post_date": "post_date", "post_like": "likes", "post_collect": "collects",
-    "post_comments": "comments", "post_img": "image_source", "post_video": "video",
+    "post_comments": "comments", "post_img": "image_source", "post_video": "video", "image_no": "image_no",
 }
 
 # Other common names (lower-case) -> canonical column.
@@ -89,6 +89,8 @@ DEFAULT_ALIASES: dict[str, str] = {
     "picture": "image_source", "photo": "image_source", "image_file": "image_source", "图片": "image_source",
     "video_path": "video", "video_url": "video", "video_file": "video", "video_addr": "video",
     "videos": "video", "视频": "video", "视频地址": "video", "视频链接": "video",
+    "img_no": "image_no", "image_index": "image_no", "img_index": "image_no", "image_number": "image_no",
+    "图片序号": "image_no",
     "style": "style_label", "label": "style_label", "风格": "style_label",
 }
 
@@ -97,8 +99,10 @@ REASONS: dict[str, str] = {
     "missing_date": "post_date is blank",
     "bad_date": "post_date is not a date in an accepted format, or not a real day (e.g. 02-30)",
     "bad_count": "likes / collects / comments is negative or not a count",
-    "empty_post": "no title, content, tags or image",
-    "duplicate_post_id": "an earlier row of the same file has this post_id",
+    "bad_image_no": "image_no is not a whole number from 0 up",
+    "empty_post": "no title, content, tags, image or style label",
+    "duplicate_post_id": "an earlier row of the same file has this post_id and the same image "
+                         "(the same image_no or image path, or no image at all)",
     "image_missing": "the image file does not exist (or no images folder to look in)",
     "image_outside_root": "the image path leaves the images folder",
     "image_corrupt": "the image cannot be decoded completely (corrupt or truncated)",
@@ -548,32 +552,36 @@ def _literal_list(s: str) -> list | None:
     return None
 
 
-def _first_image(value: Any) -> str:
-    """The first path of an image_source cell (lists and comma / semicolon / '|' separated)."""
+def _media_entries(value: Any) -> list[str]:
+    """Every path or URL of an image / video cell: a JSON or Python list, or text separated by
+    `,` `;` `|` or new lines (full-width separators too); quotes around entries are dropped."""
     if isinstance(value, (list, tuple, np.ndarray)):
         items = [_text(v) for v in value]
     else:
         s = _text(value).strip()
         parsed = _literal_list(s)
         items = [_text(v) for v in parsed] if parsed is not None else _IMAGE_SPLIT_RE.split(s)
-    return next((i.strip().strip("'\"") for i in items if i.strip().strip("'\"")), "")
+    return [i.strip().strip("'\"").strip() for i in items if i.strip().strip("'\"").strip()]
 
 
-def _image_text(value: Any) -> str:
-    """The image_source cell as text (lists joined by ', '), kept for display."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return ", ".join(_text(v) for v in value)
-    return _text(value).strip()
+def _row_media(image_value: Any, video_value: Any) -> list[tuple[str, str]]:
+    """(kind, path or URL) of every image of a row, in order: the image cell's entries (an entry with
+    a video extension is a video), then the video cell's (a video's still is one more image)."""
+    images = [("video" if is_video_name(e) else "image", e) for e in _media_entries(image_value)]
+    return images + [("video", e) for e in _media_entries(video_value)]
 
 
-def _pick_media(image_value: Any, video_value: Any) -> tuple[str, str, str]:
-    """(kind, first path or URL, display text) of a row's media. The video cell wins when it names a
-    local file or there is no image; an image cell entry with a video extension is a video too."""
-    video_first, image_first = _first_image(video_value), _first_image(image_value)
-    if video_first and (not _is_url(video_first) or not image_first):
-        return "video", video_first, _image_text(video_value)
-    kind = "video" if image_first and is_video_name(image_first) else "image"
-    return kind, image_first, _image_text(image_value)
+def _image_no(value: Any) -> int | None:
+    """The image number a row declares (None when blank). Raises ValueError when not a whole number >= 0."""
+    if _is_blank(value):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError as exc:
+        raise ValueError(f"image_no {value!r} is not a number") from exc
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"image_no {value!r} is not a whole number from 0 up")
+    return int(number)
 
 
 def _post_id(value: Any) -> str:
@@ -648,16 +656,26 @@ def _is_url(s: str) -> bool:
     return bool(re.match(r"^(?:https?:)?//", s, re.IGNORECASE))
 
 
-def resolve_image_path(candidate: str, root: Path | None) -> Path:
-    """The image file for a path from the posts file, checked to lie inside root.
+def resolve_image_path(candidate: str, root: Path | list[Path] | None) -> Path:
+    """The image file for a path from the posts file, checked to lie inside a root.
     Raises ImageRejected('image_missing' | 'image_outside_root' | 'image_too_large')."""
     return resolve_media_path(candidate, root, "image")
 
 
-def resolve_media_path(candidate: str, root: Path | None, kind: str = "image") -> Path:
-    """The image or video file (kind) for a path from the posts file, checked to lie inside root.
-    Raises ImageRejected / VideoRejected with reason '<kind>_missing' | '<kind>_outside_root' |
-    '<kind>_too_large' (MAX_BYTES for images, video.MAX_VIDEO_BYTES for videos)."""
+def _tries(path: Path, base: Path) -> list[Path]:
+    """Where a relative path may be under base: base/path, and base/rest when the path starts with the
+    folder's own name (`images/a.jpg` with the images folder itself given as base)."""
+    tries = [base / path]
+    if len(path.parts) > 1 and path.parts[0] == base.name:
+        tries.append(base.joinpath(*path.parts[1:]))
+    return tries
+
+
+def resolve_media_path(candidate: str, roots: Path | list[Path] | None, kind: str = "image") -> Path:
+    """The image or video file (kind) for a path from the posts file. A relative path is looked up under
+    each root in order (the images folder, then the posts file's folder); the file must lie inside the
+    root it is found in; an absolute path must lie inside the first root. Raises ImageRejected / VideoRejected with reason '<kind>_missing' |
+    '<kind>_outside_root' | '<kind>_too_large' (MAX_BYTES for images, video.MAX_VIDEO_BYTES for videos)."""
     error = VideoRejected if kind == "video" else ImageRejected
     max_bytes = video.MAX_VIDEO_BYTES if kind == "video" else MAX_BYTES
     s = candidate.replace("\\", "/")
@@ -665,19 +683,27 @@ def resolve_media_path(candidate: str, root: Path | None, kind: str = "image") -
         s = s[7:]
     if "\x00" in s:
         raise error(f"{kind}_missing", "path contains a NUL character")
-    if root is None:
+    bases = list(dict.fromkeys(r.resolve() for r in ([roots] if isinstance(roots, Path) else roots or [])))
+    if not bases:
         raise error(f"{kind}_missing", f"{candidate!r}: no images folder given (pass images_dir)")
-    base = root.resolve()
     path = Path(s)
-    full = (path if path.is_absolute() else base / path).resolve()
-    if not full.is_relative_to(base):
-        raise error(f"{kind}_outside_root", f"{candidate!r} is outside {base}")
-    if not full.is_file():
-        raise error(f"{kind}_missing", f"{candidate!r} not found under {base}")
-    size = full.stat().st_size
-    if size > max_bytes:
-        raise error(f"{kind}_too_large", f"{size:,} bytes > {max_bytes:,}")
-    return full
+    if path.is_absolute():
+        bases = bases[:1]  # an absolute path must lie in the images folder (the posts file's without one)
+    stays_inside, leaves_to_a_file = False, False
+    for base in bases:
+        for full in ([path.resolve()] if path.is_absolute() else [t.resolve() for t in _tries(path, base)]):
+            if not full.is_relative_to(base):
+                leaves_to_a_file |= full.is_file()
+                continue
+            stays_inside = True
+            if full.is_file():
+                size = full.stat().st_size
+                if size > max_bytes:
+                    raise error(f"{kind}_too_large", f"{size:,} bytes > {max_bytes:,}")
+                return full
+    if leaves_to_a_file or not stays_inside:
+        raise error(f"{kind}_outside_root", f"{candidate!r} is outside {', '.join(map(str, bases))}")
+    raise error(f"{kind}_missing", f"{candidate!r} not found under {' or '.join(map(str, bases))}")
 
 
 def _load_path(path: Path) -> tuple[str, bytes, bytes, int, int]:
@@ -756,7 +782,7 @@ def _posts_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     else:
         frame = pd.DataFrame(rows, columns=POST_COLUMNS)
     frame["post_date"] = pd.to_datetime(frame["post_date"]).astype("datetime64[ns]")
-    for col in (*COUNT_COLUMNS, "row_number"):
+    for col in (*COUNT_COLUMNS, "row_number", "image_no"):
         frame[col] = frame[col].astype("int64")
     for col in ("image_hash", "style_label", "true_style"):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
@@ -800,19 +826,94 @@ def _store(store: Store, summary: dict, posts: pd.DataFrame, images: dict, rejec
     return summary
 
 
+@dataclass
+class _Look:
+    """One image of an accepted row (or the row itself when it has no local picture)."""
+
+    image_no: int
+    kind: str | None = None      # "image" / "video" for a local file, None without a picture
+    written: str = ""            # the path or URL as the posts file wrote it
+    media: _Media | None = None  # resolved local file
+
+
+@dataclass
+class _Row:
+    """An input row that passed the field checks, with its looks."""
+
+    row_number: int
+    record: dict[str, Any]
+    post: dict[str, Any]
+    looks: list[_Look]
+
+
+class _PostImages:
+    """Per post id: the image numbers and paths used so far, so only true duplicates are rejected."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, set[int]] = {}
+        self.paths: dict[str, set[str]] = {}
+
+    def looks(self, pid: str, explicit: int | None, local: list[tuple[str, str]],
+              display: str) -> list[_Look] | None:
+        """The row's looks with their numbers, or None when the row repeats an image of its post."""
+        used, paths = self.numbers.setdefault(pid, set()), self.paths.setdefault(pid, set())
+        if explicit is not None:
+            numbers = [explicit + i for i in range(max(1, len(local)))]
+        elif not local:
+            numbers = [0] if not used else []  # a second picture-less row of a post repeats it
+        else:
+            start = max(used, default=0) + 1
+            numbers = list(range(start, start + len(local)))
+        keys = [e.replace("\\", "/") for _, e in local]
+        if not numbers or used & set(numbers) or paths & set(keys) or len(set(keys)) < len(keys):
+            return None
+        used.update(numbers)
+        paths.update(keys)
+        if not local:
+            return [_Look(numbers[0], None, display)]
+        return [_Look(n, kind, entry) for n, (kind, entry) in zip(numbers, local)]
+
+
+def _date_inference(dates: dict[int, Any], reference: dt.date) -> dict[str, Any]:
+    """How `MM-DD` dates got their year: the reference date, the rows and the years given."""
+    years: Counter[str] = Counter()
+    for value in dates.values():
+        if isinstance(value, _MonthDay):
+            try:
+                years[str(infer_year(value, reference).year)] += 1
+            except ValueError:
+                continue
+    return {"reference_date": reference.isoformat(), "month_day_rows": int(sum(years.values())),
+            "years": dict(sorted(years.items()))}
+
+
+def _blank_counts(records: dict[int, dict[str, Any]], cmap: dict[str, str]) -> dict[str, int | None]:
+    """Per count column, the rows whose cell is blank (stored as 0); None when the file lacks the column."""
+    return {col: (sum(_is_blank(rec.get(cmap[col])) for rec in records.values()) if col in cmap else None)
+            for col in COUNT_COLUMNS}
+
+
+MISSING_WARN_SHARE = 0.20  # warn when more of the declared local images than this are not found
+
+
 def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None = None,
                 file_name: str | None = None, mapping: dict | None = None,
                 reference_date: Any = None) -> dict:
     """Import a posts file: validate every row, store accepted posts (new ids only), their images and
     the rejects. `source` is a short sha256 of the file bytes, so importing a file twice adds nothing.
 
-    Image paths are relative to images_dir (or absolute inside it); without images_dir, relative to the
-    posts file's folder when path_or_buffer is a real path; a local video (the `video` column, or a
-    video file in the image column) gives the frame at 15 s (the middle of a shorter clip) and
-    image_source '<path>#t=<seconds>'; URLs are not fetched. MM-DD dates take the latest year that puts
-    them on or before the reference date (reference_date, else the latest full date in the file, else
-    today). Returns {"file", "source", "rows_read", "accepted", "rejected", "added", "already_present",
-    "reasons", "reference_date", "warnings"}."""
+    Multi-image posts: rows sharing a post_id are the images of one post (one row per image, as crawls
+    export them, numbered by an `image_no` column or in file order), and an image cell may list several
+    paths (`,` `;` `|` or a JSON list); a video's still is one more image. Only a row that repeats an
+    image of its post (same image_no or path, or no image at all) is a duplicate_post_id reject. The
+    post's text, date, counts and author come from its first accepted row; a style label is per row.
+
+    Image paths: a relative path is looked up under images_dir, then under the posts file's folder (when
+    path_or_buffer is a real path); a path that starts with the images folder's own name is found too.
+    URLs are not fetched. MM-DD dates take the latest year that puts them on or before the reference
+    date (reference_date, else the latest full date in the file, else today). Returns {"file", "source",
+    "rows_read", "accepted", "rejected", "posts", "images", "added", "already_present", "reasons",
+    "reference_date", "dates", "blank_counts", "warnings" (code -> message)}."""
     data, name, folder = _file_bytes(path_or_buffer)
     name = file_name or name or "upload"
     source = hashlib.sha256(data).hexdigest()[:16]
@@ -821,7 +922,8 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     check_columns(raw.columns, cmap)
     if images_dir is not None and not Path(images_dir).is_dir():
         raise ValueError(f"images_dir {str(images_dir)!r} is not a folder")
-    root = Path(images_dir) if images_dir is not None else folder
+    roots = [Path(images_dir)] if images_dir is not None else []
+    roots += [folder] if folder is not None else []
     rows_read = len(raw.records) + len(raw.bad_rows)
 
     rejects: list[dict[str, Any]] = []
@@ -847,69 +949,100 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
             dates[row_number] = exc
     reference = _reference_date(dates, reference_date)
 
-    candidates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # (row, record, post)
-    seen_ids: set[str] = set()
-    warnings: Counter[str] = Counter()
+    rows: list[_Row] = []
+    numbering = _PostImages()
+    urls: Counter[str] = Counter()
     for row_number, rec in sorted(raw.records.items()):
         post, reason, detail = _check_row(rec, get, row_number, source, dates.get(row_number), reference)
         pid = post.get("post_id")
-        if reason is None and pid in seen_ids:
-            reason, detail = "duplicate_post_id", f"post_id {pid!r} appeared in an earlier row"
+        explicit = None
+        if reason is None:
+            try:
+                explicit = _image_no(get(rec, "image_no"))
+            except ValueError as exc:
+                reason, detail = "bad_image_no", str(exc)
         if reason is not None:
             reject(row_number, pid, reason, detail, _raw_json(rec))
             continue
-        seen_ids.add(pid)
-        candidates.append((row_number, rec, post))
+        media = _row_media(get(rec, "image_source"), get(rec, "video"))
+        local = [(kind, entry) for kind, entry in media if not _is_url(entry)]
+        urls.update(f"{kind}_url_not_fetched" for kind, entry in media if _is_url(entry))
+        looks = numbering.looks(pid, explicit, local, post["image_source"])
+        if looks is None:
+            reject(row_number, pid, "duplicate_post_id",
+                   f"post_id {pid!r} with the same image appeared in an earlier row", _raw_json(rec))
+            continue
+        rows.append(_Row(row_number, rec, post, looks))
 
-    # images and video stills: resolve paths, then decode the distinct files in parallel
-    media = _locate_media(candidates, get, root, warnings)
-    items = sorted({(m.kind, m.path) for m in media.values()}, key=lambda i: (i[0] != "video", i[1]))
+    missing: list[str] = []
+    for row in rows:  # resolve every local path; the first that cannot be used rejects the row
+        for look in row.looks:
+            if look.kind is None or "_reject" in row.post:
+                continue
+            try:
+                look.media = _Media(look.kind, look.written, resolve_media_path(look.written, roots, look.kind))
+            except _REJECTED as exc:
+                row.post["_reject"] = exc
+                missing += [look.written] if exc.reason.endswith("_missing") else []
+    items = sorted({(lk.media.kind, lk.media.path) for r in rows for lk in r.looks if lk.media},
+                   key=lambda i: (i[0] != "video", i[1]))
     decoded = _parallel(_load_media, items)  # videos first: they take longest
 
-    accepted: list[dict[str, Any]] = []
+    accepted: list[_Row] = []
     images: dict[str, tuple[bytes, bytes, int, int]] = {}
-    for row_number, rec, post in candidates:
-        found = media.get(row_number)
-        result = post.pop("_reject", None) or (decoded[(found.kind, found.path)] if found else None)
-        if isinstance(result, _REJECTED):
-            reject(row_number, post["post_id"], result.reason, result.detail, _raw_json(rec))
+    for row in rows:
+        failure = row.post.pop("_reject", None) or next(
+            (decoded[(lk.media.kind, lk.media.path)] for lk in row.looks
+             if lk.media and isinstance(decoded[(lk.media.kind, lk.media.path)], _REJECTED)), None)
+        if failure is not None:
+            reject(row.row_number, row.post["post_id"], failure.reason, failure.detail, _raw_json(row.record))
             continue
-        if result is not None:
-            (digest, jpeg, thumb, w, h), seconds = result
-            post["image_hash"] = digest
-            images[digest] = (jpeg, thumb, w, h)
-            if seconds is not None:
-                post["image_source"] = f"{found.written}#t={seconds}"
-        elif not any(post[c].strip() for c in TEXT_COLUMNS):
-            reject(row_number, post["post_id"], "empty_post", "no text; image / video URLs are not downloaded",
-                   _raw_json(rec))
+        has_picture = any(lk.media for lk in row.looks)
+        if not has_picture and not row.post["style_label"] and not any(
+                row.post[c].strip() for c in TEXT_COLUMNS):
+            reject(row.row_number, row.post["post_id"], "empty_post",
+                   "no text or style label; image / video URLs are not downloaded", _raw_json(row.record))
             continue
-        accepted.append(post)
+        accepted.append(row)
 
-    existing = store.existing_post_ids(p["post_id"] for p in accepted)
+    looks = _look_rows(accepted, decoded, images)
+    post_ids = list(dict.fromkeys(row.post["post_id"] for row in accepted))
+    existing = store.existing_post_ids(post_ids)
+    declared = sum(1 for r in rows for lk in r.looks if lk.kind)
+    warnings = {code: f"{n:,} {code.split('_')[0]} URL(s) were not downloaded (URLs are not fetched): "
+                      "those posts are kept without that picture" for code, n in sorted(urls.items())}
+    if declared and len(missing) > MISSING_WARN_SHARE * declared:
+        warnings["images_missing"] = (
+            f"{len(missing):,} of {declared:,} declared images ({len(missing) / declared:.0%}) were not found; "
+            f"first missing: {missing[0]!r}; folders searched: "
+            f"{', '.join(str(r.resolve()) for r in roots) or 'none (give the images folder)'}")
     rejects.sort(key=lambda r: r["row_number"])
-    summary = _summary(name, source, rows_read, len(accepted), rejects, len(accepted) - len(existing),
-                       len(existing), reference_date=reference.isoformat(), warnings=dict(warnings))
-    return _store(store, summary, _posts_frame(accepted), images, _rejects_frame(rejects))
+    summary = _summary(name, source, rows_read, len(accepted), rejects, len(post_ids) - len(existing),
+                       len(existing), posts=len(post_ids), images=sum(1 for lk in looks if lk["image_hash"]),
+                       reference_date=reference.isoformat(), dates=_date_inference(dates, reference),
+                       blank_counts=_blank_counts(raw.records, cmap), warnings=warnings)
+    return _store(store, summary, _posts_frame(looks), images, _rejects_frame(rejects))
 
 
-def _locate_media(candidates: list[tuple[int, dict[str, Any], dict[str, Any]]],
-                  get: Callable[[dict, str], Any], root: Path | None, warnings: Counter[str]) -> dict[int, _Media]:
-    """Row number -> the local image or video to decode. URLs are not fetched (counted in warnings
-    as '<kind>_url_not_fetched'); a path that cannot be used sets post['_reject']."""
-    found: dict[int, _Media] = {}
-    for row_number, rec, post in candidates:
-        kind, first, _ = _pick_media(get(rec, "image_source"), get(rec, "video"))
-        if not first:
-            continue
-        if _is_url(first):
-            warnings[f"{kind}_url_not_fetched"] += 1
-            continue
-        try:
-            found[row_number] = _Media(kind, first, resolve_media_path(first, root, kind))
-        except _REJECTED as exc:
-            post["_reject"] = exc
-    return found
+def _look_rows(accepted: list[_Row], decoded: dict[Any, Any],
+               images: dict[str, tuple[bytes, bytes, int, int]]) -> list[dict[str, Any]]:
+    """One stored row per look; the post's fields come from its first accepted row (the label stays
+    per row, falling back to the post's). Fills `images` (hash -> stored bytes)."""
+    first: dict[str, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for row in accepted:
+        post = first.setdefault(row.post["post_id"], row.post)
+        for look in row.looks:
+            rec = dict(post, image_no=look.image_no, image_hash=None, image_source=look.written,
+                       style_label=row.post["style_label"] or post["style_label"], row_number=row.row_number)
+            if look.media is not None:
+                (digest, jpeg, thumb, w, h), seconds = decoded[(look.media.kind, look.media.path)]
+                rec["image_hash"] = digest
+                images[digest] = (jpeg, thumb, w, h)
+                if seconds is not None:
+                    rec["image_source"] = f"{look.written}#t={seconds}"
+            out.append(rec)
+    return out
 
 
 def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number: int, source: str,
@@ -932,15 +1065,15 @@ def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number:
             counts[col] = parse_count(get(rec, col))
         except ValueError as exc:
             return post, "bad_count", f"{col}: {exc}"
-    _, media_first, media_text = _pick_media(get(rec, "image_source"), get(rec, "video"))
+    media = _row_media(get(rec, "image_source"), get(rec, "video"))
     post.update(
         poster_id=_text(get(rec, "poster_id")).strip(), title=_text(get(rec, "title")),
         content=_text(get(rec, "content")), tags=normalise_tags(get(rec, "tags")), post_date=date,
-        **counts, image_hash=None, image_source=media_text,
+        **counts, image_hash=None, image_source=", ".join(entry for _, entry in media),
         style_label=_text(get(rec, "style_label")).strip() or None, true_style=None, source=source,
         row_number=row_number)
-    if not any(post[c].strip() for c in TEXT_COLUMNS) and not media_first:
-        return post, "empty_post", "no title, content, tags, image or video"
+    if not any(post[c].strip() for c in TEXT_COLUMNS) and not media and not post["style_label"]:
+        return post, "empty_post", "no title, content, tags, image, video or style label"
     return post, None, ""
 
 
@@ -1012,7 +1145,7 @@ def _clean_frame_row(rec: dict[str, Any], row_number: int, source: str,
     if pid in seen:
         return post, "duplicate_post_id", f"post_id {pid!r} appeared in an earlier row"
     h = _text(rec["image_hash"]).strip() or None
-    post.update(poster_id=_text(rec["poster_id"]).strip(), title=_text(rec["title"]),
+    post.update(image_no=1 if h else 0, poster_id=_text(rec["poster_id"]).strip(), title=_text(rec["title"]),
                 content=_text(rec["content"]), tags=normalise_tags(rec["tags"]), post_date=date, **counts,
                 image_hash=h, image_source=_text(rec["image_source"]),
                 style_label=_text(rec["style_label"]).strip() or None,

@@ -19,17 +19,17 @@ import numpy as np
 import pandas as pd
 
 POST_COLUMNS = [
-    "post_id", "poster_id", "title", "content", "tags", "post_date",
+    "post_id", "image_no", "poster_id", "title", "content", "tags", "post_date",
     "likes", "collects", "comments", "image_hash", "image_source",
     "style_label", "true_style", "source", "row_number",
 ]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts(
-    post_id VARCHAR PRIMARY KEY, poster_id VARCHAR, title VARCHAR, content VARCHAR, tags VARCHAR,
-    post_date DATE NOT NULL, likes BIGINT, collects BIGINT, comments BIGINT,
+    post_id VARCHAR NOT NULL, image_no INTEGER NOT NULL, poster_id VARCHAR, title VARCHAR, content VARCHAR,
+    tags VARCHAR, post_date DATE NOT NULL, likes BIGINT, collects BIGINT, comments BIGINT,
     image_hash VARCHAR, image_source VARCHAR, style_label VARCHAR, true_style VARCHAR,
-    source VARCHAR, row_number BIGINT, imported_at TIMESTAMP);
+    source VARCHAR, row_number BIGINT, imported_at TIMESTAMP, PRIMARY KEY(post_id, image_no));
 CREATE TABLE IF NOT EXISTS rejects(
     source VARCHAR, row_number BIGINT, post_id VARCHAR, reason VARCHAR, detail VARCHAR, raw VARCHAR,
     imported_at TIMESTAMP, PRIMARY KEY(source, row_number, reason));
@@ -66,13 +66,39 @@ def bytes_to_arrays(blob: bytes) -> dict[str, np.ndarray]:
         return {name: npz[name] for name in npz.files}
 
 
+def _migrate_posts(con: duckdb.DuckDBPyConnection) -> None:
+    """Databases written before multi-image posts keyed posts by post_id alone: rebuild the table with
+    image_no (1 for a post with an image, 0 without) and the (post_id, image_no) key, in one transaction."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'").fetchall()}
+    if not columns or "image_no" in columns:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("ALTER TABLE posts RENAME TO posts_before_images")
+        con.execute(SCHEMA)
+        con.execute(f"INSERT INTO posts SELECT post_id, CASE WHEN image_hash IS NULL THEN 0 ELSE 1 END, "
+                    f"{', '.join(c for c in POST_COLUMNS if c not in ('post_id', 'image_no'))}, imported_at "
+                    "FROM posts_before_images")
+        con.execute("DROP TABLE posts_before_images")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 class Store:
-    """A DuckDB file holding posts, images, caches and results."""
+    """A DuckDB file holding posts, images, caches and results.
+
+    The posts table holds one row per *look*: each image of a post (image_no 1, 2, ...; a video's still
+    is one more image), or one row with image_no 0 for a post without any image. Post-level fields
+    (text, date, counts, author) repeat on every row of a post."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
+            _migrate_posts(con)
             con.execute(SCHEMA)
 
     # -- connections -------------------------------------------------------------------------
@@ -102,6 +128,12 @@ class Store:
 
     # -- posts ---------------------------------------------------------------------------------
     def count_posts(self) -> int:
+        """Distinct posts (a post with several images counts once)."""
+        with self.connect() as con:
+            return int(con.execute("SELECT count(DISTINCT post_id) FROM posts").fetchall()[0][0])
+
+    def count_looks(self) -> int:
+        """Rows of the posts table: one per image (or per post without an image)."""
         with self.connect() as con:
             return int(con.execute("SELECT count(*) FROM posts").fetchall()[0][0])
 
@@ -128,13 +160,15 @@ class Store:
             [(h, w, hh, d, t) for h, (d, t, w, hh) in images.items()],
             columns=["image_hash", "width", "height", "data", "thumb"])
         with self.transaction() as con:
-            before = con.execute("SELECT count(*) FROM posts").fetchall()[0][0]
+            before = con.execute("SELECT count(DISTINCT post_id) FROM posts").fetchall()[0][0]
             con.register("new_posts", posts)
             con.execute("INSERT INTO posts SELECT * FROM new_posts ON CONFLICT DO NOTHING")
-            added = con.execute("SELECT count(*) FROM posts").fetchall()[0][0] - before
+            added = con.execute("SELECT count(DISTINCT post_id) FROM posts").fetchall()[0][0] - before
             if not image_rows.empty:
                 con.register("new_images", image_rows)
                 con.execute("INSERT INTO images SELECT * FROM new_images ON CONFLICT DO NOTHING")
+            if import_row is not None:
+                self._supersede_rejects(con, import_row)
             if not rejects.empty:
                 con.register("new_rejects", rejects)
                 con.execute("INSERT INTO rejects SELECT * FROM new_rejects ON CONFLICT DO NOTHING")
@@ -147,21 +181,38 @@ class Store:
                      row["imported_at"]])
         return int(added)
 
+    @staticmethod
+    def _supersede_rejects(con: duckdb.DuckDBPyConnection, import_row: dict[str, Any]) -> None:
+        """A re-import replaces what earlier imports rejected: the rejects of earlier imports of a file
+        with the same name, and any reject (other than a duplicate row) whose post is now stored, are no
+        longer current. The imports table keeps every import's own counts."""
+        con.execute("DELETE FROM rejects WHERE source IN (SELECT source FROM imports WHERE file_name = ? "
+                    "AND source <> ?)", [import_row.get("file_name"), import_row["source"]])
+        con.execute("DELETE FROM rejects WHERE source <> ? AND reason <> 'duplicate_post_id' "
+                    "AND post_id IN (SELECT post_id FROM posts)", [import_row["source"]])
+
     def load_posts(self) -> pd.DataFrame:
-        """All posts ordered by post_id (the row order every feature matrix follows)."""
+        """One row per look (image) in the order every feature matrix follows: by post, then image.
+
+        `post` is the post's id; `post_id` identifies the row: the post's id, with `#<image_no>` appended
+        when the post has several rows (a single-image post keeps its plain id); `images` is the number
+        of rows of the post."""
         with self.connect() as con:
             df = con.execute(
-                "SELECT * EXCLUDE (imported_at) FROM posts ORDER BY post_id").df()
+                "SELECT * EXCLUDE (imported_at, post_id), post_id AS post, "
+                "count(*) OVER (PARTITION BY post_id) AS images, "
+                "CASE WHEN count(*) OVER (PARTITION BY post_id) > 1 THEN post_id || '#' || image_no "
+                "ELSE post_id END AS post_id FROM posts ORDER BY post, image_no").df()
         df["post_date"] = pd.to_datetime(df["post_date"])
         return df
 
     def dataset_key(self) -> str:
-        """Hash of every post's identity and content: changes whenever a post is added or edited."""
+        """Hash of every look's identity and content: changes whenever a post or image is added or edited."""
         with self.connect() as con:
             row = con.execute(
-                "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', post_id, poster_id, title, content, tags,"
-                " post_date, likes, collects, comments, image_hash, style_label), '\n' ORDER BY post_id)), '')"
-                " FROM posts").fetchall()[0]
+                "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', post_id, image_no, poster_id, title, "
+                "content, tags, post_date, likes, collects, comments, image_hash, style_label), '\n' "
+                "ORDER BY post_id, image_no)), '') FROM posts").fetchall()[0]
         return f"{row[0]}-{row[1][:16]}"
 
     def load_rejects(self) -> pd.DataFrame:
