@@ -96,13 +96,37 @@ def cmd_styles(args: argparse.Namespace) -> int:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
+    """Shares with their n (images behind the period's shares) and `small` (n under the minimum); with
+    --top, small periods are left out of the ranking and named on stderr."""
+    from trend_core.trends import small_periods
+
     store = Store(args.db)
     view = _require_view(store, args)
-    table = view.top_styles(args.period, args.top) if args.top else view.shares(args.period)
+    min_n = view.config.trends.min_period_images if args.min_images is None else max(0, args.min_images)
+    shares = view.shares(args.period)
+    small = small_periods(shares, min_n)
+    if args.top:
+        table = view.top_styles(args.period, args.top, min_n=min_n)
+        left_out = small_periods(shares, min_n, with_rows_only=True)
+        if len(left_out):
+            listed = ", ".join(f"{p:%Y-%m-%d} (n = {n})" for p, n in zip(left_out["period"], left_out["n"]))
+            print(f"note: left out of the top {args.top}, fewer than {min_n} images: {listed}", file=sys.stderr)
+    else:
+        table = shares.assign(small=shares["period"].isin(set(small["period"])))
     if args.out:
         table.to_csv(args.out, index=False)
     else:
         print(table.to_string(index=False))
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from trend_core import quality
+
+    store = Store(args.db)
+    summary = quality.report(store.load_posts(), quality.import_summaries(store.load_imports()),
+                             busiest_day_limit=args.busiest_day_limit)
+    _print_json(summary)
     return 0
 
 
@@ -224,8 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trends", parents=[common, styles], help="style shares per period")
     p.add_argument("--period", choices=["day", "week", "month"], default="month")
     p.add_argument("--top", type=int, default=0, help="only the top N styles of each period")
+    p.add_argument("--min-images", type=int, help="periods with fewer images are flagged (`small`) and left out "
+                                                  "of --top (default: the saved setting, 30)")
     p.add_argument("--out", help="write CSV here instead of printing")
     p.set_defaults(func=cmd_trends)
+
+    p = sub.add_parser("quality", parents=[common], help="data quality as JSON: date range, MM-DD years, busiest "
+                                                         "day, posts without images, blank counts, shared images")
+    p.add_argument("--busiest-day-limit", type=float, default=0.10,
+                   help="warn when one day holds more than this share of posts (default 0.10)")
+    p.set_defaults(func=cmd_quality)
 
     defaults = ForecastConfig()
     p = sub.add_parser("forecast", parents=[common, styles],

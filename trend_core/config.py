@@ -96,6 +96,7 @@ class TrendConfig(StageConfig):
     period: str = "month"        # day | week | month
     hot_quantile: float = 0.8    # a style is hot when its share is in the top (1-q) of styles that period
     trend_threshold: float = 0.05  # rising / falling when the share moves by more than +-5 %
+    min_period_images: int = 30  # periods with fewer images are flagged and left out of the monthly top 5
 
 
 @dataclass(frozen=True)

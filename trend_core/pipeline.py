@@ -123,6 +123,9 @@ def config_from_settings(store: Store, base: PipelineConfig | None = None) -> Pi
     text_method = choices.get("text_method")
     if text_method:
         config = replace(config, text=config.text.replace(method=text_method))
+    min_images = choices.get("min_period_images")
+    if min_images is not None:
+        config = replace(config, trends=config.trends.replace(min_period_images=max(0, int(min_images))))
     return config
 
 
@@ -430,8 +433,9 @@ class StylesView:
             self._share_cache[period] = table
         return self._share_cache[period]
 
-    def top_styles(self, period: str = "month", n: int = 5) -> pd.DataFrame:
-        top = trends.top_styles(self.shares(period), n)
+    def top_styles(self, period: str = "month", n: int = 5, min_n: int = 0) -> pd.DataFrame:
+        """The n largest styles per period; periods with fewer than min_n images are left out."""
+        top = trends.top_styles(self.shares(period), n, min_n=min_n)
         names = dict(zip(self.styles["style"], self.styles["name"]))
         top["style_name"] = top["style"].map(names)
         return top

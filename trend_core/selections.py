@@ -98,7 +98,7 @@ def _one_selection(frame: pd.DataFrame, ids: list[str], periods: pd.DatetimeInde
         "period": periods.astype("datetime64[ns]"), "style": np.int64(style), "count": count, "total": total,
         "share": np.where(total > 0, count / np.clip(total, 1, None), 0.0), "engagement": engagement,
         "engagement_share": np.where(eng_total > 0, engagement / np.clip(eng_total, 1, None), 0.0),
-        "style_name": name})
+        "n": total, "style_name": name})  # n: the rows (images) behind the period's shares
 
 
 def selection_shares(posts: pd.DataFrame, selections: Mapping[str, Iterable[object]],

@@ -21,8 +21,9 @@ from trend_core.config import TrendConfig
 PERIODS = ("day", "week", "month")
 PERIOD_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}  # date_range frequency of period starts
 TREND_NAMES = {-1: "falling", 0: "flat", 1: "rising"}
-SHARE_COLUMNS = ["period", "style", "count", "total", "share", "engagement", "engagement_share"]
+SHARE_COLUMNS = ["period", "style", "count", "total", "share", "engagement", "engagement_share", "n"]
 ENGAGEMENT_COLUMNS = ("likes", "collects", "comments")
+WEIGHT_COLUMN = "weight"  # optional per-row weight: 1 per image (default), 1 / images of the post to count posts
 
 
 def _check_period(period: str) -> str:
@@ -66,15 +67,33 @@ def post_engagement(posts: pd.DataFrame) -> np.ndarray:
     return engagement
 
 
-def share_table(posts: pd.DataFrame, period: str = "month", styles: Iterable | None = None) -> pd.DataFrame:
-    """Long table `period, style, count, total, share, engagement, engagement_share`.
+def row_weights(posts: pd.DataFrame) -> np.ndarray | None:
+    """The frame's `weight` column as float (missing values count 1), or None when it has none."""
+    if WEIGHT_COLUMN not in posts:
+        return None
+    return pd.to_numeric(posts[WEIGHT_COLUMN], errors="coerce").fillna(1.0).to_numpy(dtype=float)
 
-    Every style x period of the full regular period range is present (zeros filled). Posts whose style
+
+def count_unit(posts: pd.DataFrame) -> str:
+    """What a share counts in this frame: 'posts' when a `weight` column splits posts over their
+    images (some weight below 1), else 'images' (one per row)."""
+    weights = row_weights(posts)
+    return "posts" if weights is not None and len(weights) and bool((weights < 1.0 - 1e-12).any()) else "images"
+
+
+def share_table(posts: pd.DataFrame, period: str = "month", styles: Iterable | None = None) -> pd.DataFrame:
+    """Long table `period, style, count, total, share, engagement, engagement_share, n`.
+
+    Every style x period of the full regular period range is present (zeros filled). Rows whose style
     is negative (left out) or missing are excluded before shares are computed, so in every period with
-    posts the shares sum to 1 over styles. engagement = likes + collects + comments summed over the
-    style's posts; engagement_share = the style's engagement / the period's total engagement (0 when the
-    period has no engagement). Periods without any posts have total 0 and share 0.
-    `styles` adds styles that have no posts at all (as zero rows).
+    rows the shares sum to 1 over styles. Each row counts its `weight` (a column of the frame; 1 per row
+    when absent, so shares count images; 1 / images of its post to count posts): count = the style's
+    summed weight, total = the period's summed weight. n = the number of rows (images) behind the
+    period's shares, whatever the weights, so small samples stay visible. engagement = likes + collects
+    + comments times the weight, summed over the style's rows; engagement_share = the style's engagement
+    / the period's total engagement (0 when the period has no engagement). Periods without rows have
+    total 0, n 0 and share 0. count / total / engagement are int64 without a weight column, float64 with.
+    `styles` adds styles that have no rows at all (as zero rows).
     """
     frame = posts.loc[_kept(posts["style"])] if len(posts) else posts
     dates = period_start(frame["post_date"], period) if len(frame) else pd.Series([], dtype="datetime64[ns]")
@@ -84,17 +103,22 @@ def share_table(posts: pd.DataFrame, period: str = "month", styles: Iterable | N
     if frame.empty or not style_values:
         return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c == "period" else
                                           ("float64" if "share" in c else "int64")) for c in SHARE_COLUMNS})
-    frame = frame.assign(_engagement=post_engagement(frame))
-    grouped = frame.groupby(["_period", "style"], sort=True).agg(count=("_period", "size"),
-                                                                  engagement=("_engagement", "sum"))
+    weights = row_weights(frame)
+    weight = np.ones(len(frame)) if weights is None else weights
+    frame = frame.assign(_weight=weight, _engagement=post_engagement(frame) * weight)
+    grouped = frame.groupby(["_period", "style"], sort=True).agg(count=("_weight", "sum"),
+                                                                  engagement=("_engagement", "sum"),
+                                                                  rows=("_period", "size"))
     periods = period_range(frame["_period"].min(), frame["_period"].max(), period)
     full = pd.MultiIndex.from_product([periods, style_values], names=["_period", "style"])
     table = grouped.reindex(full, fill_value=0).reset_index().rename(columns={"_period": "period"})
-    table["count"] = table["count"].astype(np.int64)
-    table["engagement"] = table["engagement"].astype(np.int64)
-    table["total"] = table.groupby("period")["count"].transform("sum").astype(np.int64)
+    kind = np.int64 if weights is None else np.float64
+    table["count"] = table["count"].astype(kind)
+    table["engagement"] = table["engagement"].astype(kind)
+    table["total"] = table.groupby("period")["count"].transform("sum").astype(kind)
+    table["n"] = table.groupby("period")["rows"].transform("sum").astype(np.int64)
     eng_total = table.groupby("period")["engagement"].transform("sum")
-    table["share"] = np.where(table["total"] > 0, table["count"] / table["total"].clip(lower=1), 0.0)
+    table["share"] = np.where(table["total"] > 0, table["count"] / table["total"].where(table["total"] > 0, 1), 0.0)
     table["engagement_share"] = np.where(eng_total > 0, table["engagement"] / eng_total.clip(lower=1), 0.0)
     table["period"] = table["period"].astype("datetime64[ns]")
     return table[SHARE_COLUMNS].reset_index(drop=True)
@@ -108,14 +132,36 @@ def wide(shares: pd.DataFrame, value: str = "share") -> pd.DataFrame:
     return table.astype(float)
 
 
-def top_styles(shares: pd.DataFrame, n: int = 5, value: str = "share") -> pd.DataFrame:
-    """The n styles with the largest share per period: `period, rank, style, share, count` (rank 1 =
-    largest; ties by style id; styles with zero share are not ranked). `value` ranks by another
-    column instead (e.g. 'engagement_share'), which is then added to the output."""
+def period_sizes(shares: pd.DataFrame) -> pd.Series:
+    """Images (rows) behind each period's shares: the `n` column, else `total` (tables built elsewhere)."""
+    column = "n" if "n" in shares else "total"
+    return shares.groupby("period", sort=True)[column].first()
+
+
+def small_periods(shares: pd.DataFrame, min_n: int, with_rows_only: bool = False) -> pd.DataFrame:
+    """`period, n` of the periods whose shares rest on fewer than `min_n` images (n < min_n), sorted.
+    with_rows_only keeps only periods that have some rows (an empty period has nothing to rank)."""
+    sizes = period_sizes(shares) if len(shares) else pd.Series([], dtype="int64")
+    small = sizes[(sizes < int(min_n)) & ((sizes > 0) if with_rows_only else True)]
+    out = pd.DataFrame({"period": pd.to_datetime(small.index.to_numpy()), "n": small.to_numpy(dtype=np.int64)})
+    return out.astype({"period": "datetime64[ns]"})
+
+
+def top_styles(shares: pd.DataFrame, n: int = 5, value: str = "share", min_n: int = 0) -> pd.DataFrame:
+    """The n styles with the largest share per period: `period, rank, style, share, count, total, n`
+    (rank 1 = largest; ties by style id; styles with zero share are not ranked). `value` ranks by another
+    column instead (e.g. 'engagement_share'), which is then added to the output. Periods whose shares
+    rest on fewer than `min_n` images (small_periods) are left out: a '#1 at 50 %' on two images says
+    nothing."""
     frame = shares.loc[shares[value] > 0]
+    if min_n > 0 and len(frame):
+        dropped = set(small_periods(shares, min_n)["period"])
+        frame = frame.loc[~pd.to_datetime(frame["period"]).isin(dropped)]
     ordered = frame.sort_values(["period", value, "style"], ascending=[True, False, True])
     ordered = ordered.assign(rank=ordered.groupby("period").cumcount() + 1)
-    columns = ["period", "rank", "style", "share", "count"] + ([value] if value not in ("share", "count") else [])
+    sizes = [c for c in ("total", "n") if c in shares]
+    columns = (["period", "rank", "style", "share", "count"] + sizes
+               + ([value] if value not in ("share", "count") else []))
     out = ordered.loc[ordered["rank"] <= n, columns]
     out = out.reset_index(drop=True)
     out["rank"] = out["rank"].astype(np.int64)
@@ -155,13 +201,23 @@ def binomial_bands(shares: pd.DataFrame, level: float = 0.95, value: str = "shar
 
 def effective_sizes(posts: pd.DataFrame, period: str = "month") -> pd.DataFrame:
     """`period, n_eff`: Kish's effective number of posts behind each period's engagement shares,
-    (sum e)^2 / sum e^2 over the period's posts that belong to a style (e = likes + collects + comments).
-    Equal engagement gives the post count, one post holding all of it gives 1, no engagement gives 0."""
+    (sum e)^2 / sum e^2 over the period's posts that belong to a style (e = likes + collects + comments,
+    times the row's `weight` when the frame has one). Rows of one post (a `post` column: one row per
+    image) are summed into one term first: a post's images share its engagement, they are not
+    independent draws. Equal engagement gives the post count, one post holding all of it gives 1, no
+    engagement gives 0."""
     frame = posts.loc[_kept(posts["style"])] if len(posts) else posts
     dates = period_start(frame["post_date"], period) if len(frame) else pd.Series([], dtype="datetime64[ns]")
     weights = post_engagement(frame).astype(float)
-    sums = (pd.DataFrame({"period": dates.to_numpy(), "e": weights, "e2": weights ** 2})
-            .dropna(subset=["period"]).groupby("period", sort=True)[["e", "e2"]].sum())
+    row_weight = row_weights(frame)
+    if row_weight is not None:
+        weights = weights * row_weight
+    parts = pd.DataFrame({"period": dates.to_numpy(), "e": weights})
+    if "post" in frame and len(frame):
+        parts = (parts.assign(post=frame["post"].astype(str).to_numpy()).dropna(subset=["period"])
+                 .groupby(["period", "post"], sort=False)["e"].sum().reset_index())
+    sums = (parts.assign(e2=parts["e"] ** 2).dropna(subset=["period"])
+            .groupby("period", sort=True)[["e", "e2"]].sum())
     n_eff = np.where(sums["e2"] > 0, sums["e"] ** 2 / sums["e2"].where(sums["e2"] > 0, 1.0), 0.0)
     out = pd.DataFrame({"period": sums.index.to_numpy(), "n_eff": n_eff})
     out["period"] = out["period"].astype("datetime64[ns]")
@@ -195,7 +251,8 @@ def top_changes(top: pd.DataFrame, shares: pd.DataFrame, value: str = "share") -
     return top.assign(change=np.asarray(change, dtype=float), new=np.asarray(new, dtype=bool))
 
 
-LIFESPAN_COLUMNS = ["style", "style_name", "start", "end", "periods", "peak_share", "peak_period", "ongoing"]
+LIFESPAN_COLUMNS = ["style", "style_name", "start", "end", "periods", "peak_share", "peak_period", "ongoing",
+                    "peak_n"]
 
 
 def _runs(above: np.ndarray) -> list[tuple[int, int]]:
@@ -213,7 +270,8 @@ def lifespans(shares: pd.DataFrame, threshold: float, min_periods: int = 1, valu
     """Spans in which a style's share stays above `threshold` (strictly), one row per span of at least
     `min_periods` consecutive periods: `style, style_name, start, end, periods, peak_share, peak_period,
     ongoing`. start / end are the first / last period above (end inclusive); peak_share is the largest
-    value in the span; ongoing says the span reaches the table's last period (the style is still above).
+    value in the span; ongoing says the span reaches the table's last period (the style is still above);
+    peak_n = the images behind the peak period's shares (the table's `n`, NaN without one).
     Expects share_table's regular grid (every style in every period); `value` may be 'engagement_share'."""
     if min_periods < 1:
         raise ValueError(f"min_periods must be >= 1, got {min_periods}")
@@ -222,16 +280,19 @@ def lifespans(shares: pd.DataFrame, threshold: float, min_periods: int = 1, valu
     for style, group in shares.sort_values("period").groupby("style", sort=True):
         periods = pd.to_datetime(group["period"]).to_numpy()
         values = group[value].to_numpy(dtype=float)
+        sizes = group["n"].to_numpy(dtype=float) if "n" in group else np.full(len(group), np.nan)
         for first, stop in _runs(np.nan_to_num(values, nan=-np.inf) > threshold):
             if stop - first + 1 < min_periods:
                 continue
             peak = first + int(np.argmax(values[first:stop + 1]))
             rows.append({"style": style, "style_name": _style_name(group, style), "start": periods[first],
                          "end": periods[stop], "periods": stop - first + 1, "peak_share": values[peak],
-                         "peak_period": periods[peak], "ongoing": bool(periods[stop] == last)})
+                         "peak_period": periods[peak], "ongoing": bool(periods[stop] == last),
+                         "peak_n": sizes[peak]})
     out = pd.DataFrame(rows, columns=LIFESPAN_COLUMNS)
     return out.astype({"start": "datetime64[ns]", "end": "datetime64[ns]", "peak_period": "datetime64[ns]",
-                       "periods": "int64", "peak_share": "float64", "ongoing": "bool"})
+                       "periods": "int64", "peak_share": "float64", "ongoing": "bool",
+                       "peak_n": "float64"})
 
 
 # -- labels ----------------------------------------------------------------------------------------
