@@ -1,6 +1,8 @@
 """Forecast: train a neural model (LSTM or attention) on chosen inputs for the styles or for imported
 series, backtest it beside baselines on the same rolling-origin split, run a modality ablation, plot
-history + forecast and export the forecast as CSV. Algorithms live in trend_core."""
+history + forecast and export the forecast as CSV. The page leads with the verdict (which model to use
+for this panel); W, G, H, test span and folds left empty are derived from the panel. Algorithms live
+in trend_core."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +13,10 @@ import streamlit as st
 from app_pages import _common as ui
 from trend_core import forecast_charts, pipeline, plots
 from trend_core.config import ForecastConfig
+from trend_core.forecast.defaults import derive_config
 from trend_core.forecast.models import NEURAL_MODELS
+from trend_core.forecast.verdict import choose_model
+from trend_core.forecast.verdict import label as model_label
 from trend_core.forecast.series_io import SeriesTable, read_covariate, read_series, season_for
 
 STYLE_INPUTS = ("share", "count", "engagement", "image", "mask", "text")
@@ -19,6 +24,7 @@ SOURCES = ("Styles", "Imported series (CSV)")
 DEVICES = ["auto"] + (["cuda"] if ui.device_name().startswith("cuda") else []) + ["cpu"]
 
 st.title("Forecast")
+verdict_slot = st.empty()  # the verdict leads the page once a forecast exists
 st.caption("Each series is cut into windows of W periods that predict the value G+1..G+H periods later. "
            "Every test span lies after the training targets of its fold; baselines use the same windows.")
 source = st.radio("Series to forecast", SOURCES, horizontal=True, key="forecast_source")
@@ -95,23 +101,53 @@ with st.form("forecast_form"):
                            help="from the date step: 52 weekly, 12 monthly, 7 daily")
     seed = cols[3].number_input("Seed", 0, 1_000_000, int(saved.get("seed", defaults.seed)), key="forecast_seed")
     cols = st.columns(7)
-    window = cols[0].number_input("Window W", 1, 260, int(saved.get("window", defaults.window)), key="forecast_window")
-    gap = cols[1].number_input("Gap G", 0, 104, int(saved.get("gap", defaults.gap)), key="forecast_gap")
-    horizon = cols[2].number_input("Horizon H", 1, 104, int(saved.get("horizon", defaults.horizon)),
-                                   key="forecast_horizon")
+    auto = "empty = derived from the panel's length"
+    window = cols[0].number_input("Window W", 1, 260, saved.get("window"), placeholder="auto", key="forecast_window",
+                                  help=f"input periods; {auto}")
+    gap = cols[1].number_input("Gap G", 0, 104, saved.get("gap"), placeholder="auto", key="forecast_gap",
+                               help=f"periods between the last input and the first target; {auto} (0)")
+    horizon = cols[2].number_input("Horizon H", 1, 104, saved.get("horizon"), placeholder="auto",
+                                   key="forecast_horizon", help=f"periods forecast; {auto}")
     epochs = cols[3].number_input("Epochs", 1, 2000, int(saved.get("epochs", defaults.epochs)), key="forecast_epochs")
-    test_periods = cols[4].number_input("Test periods", 1, 260, int(saved.get("test_periods", defaults.test_periods)),
-                                        key="forecast_test_periods")
-    folds = cols[5].number_input("Folds", 1, 8, int(saved.get("folds", defaults.folds)), key="forecast_folds",
-                                 help="rolling origins: each fold trains from scratch on data before its own test span")
+    test_periods = cols[4].number_input("Test periods", 1, 260, saved.get("test_periods"), placeholder="auto",
+                                        key="forecast_test_periods", help=f"each fold's test span; {auto}")
+    folds = cols[5].number_input("Folds", 1, 8, saved.get("folds"), placeholder="auto", key="forecast_folds",
+                                 help="rolling origins: each fold trains from scratch on data before its own test "
+                                      f"span; {auto}")
     device = cols[6].selectbox("Device", DEVICES, key="forecast_device", help=ui.device_name())
     train = st.form_submit_button("Train", type="primary")
 
 
+def given(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def panel_length(period_kind: str) -> int:
+    """Periods in the panel to forecast (styles at this period length, or the imported dates)."""
+    return pipeline.forecast_periods(ui.store(), view, period_kind) if external is None else len(series_frame)
+
+
+def derived(base: ForecastConfig, choices: dict) -> ForecastConfig:
+    """base with the settings left empty derived from the panel (forecast.defaults)."""
+    chosen = {k: given(choices.get(k)) for k in ("window", "gap", "horizon", "test_periods", "folds")}
+    return derive_config(panel_length(base.period), base, **chosen)
+
+
 def config_from_form() -> ForecastConfig:
-    return defaults.replace(modalities=tuple(m for m in inputs if m in chosen_inputs), period=period,
-                            window=int(window), gap=int(gap), horizon=int(horizon), epochs=int(epochs),
-                            test_periods=int(test_periods), folds=int(folds), seed=int(seed), model=model_kind)
+    base = defaults.replace(modalities=tuple(m for m in inputs if m in chosen_inputs), period=period,
+                            epochs=int(epochs), seed=int(seed), model=model_kind)
+    return derived(base, {"window": window, "gap": gap, "horizon": horizon, "test_periods": test_periods,
+                          "folds": folds})
+
+
+try:  # the settings a Train press would use, said before training (or why none fit)
+    planned, plan_error = config_from_form(), None
+    st.caption(f"The panel has {panel_length(period)} {period} periods: W={planned.window}, G={planned.gap}, "
+               f"H={planned.horizon}, test span {planned.test_periods}, {planned.folds} fold(s) "
+               "(empty fields are derived from the panel's length).")
+except ValueError as exc:  # a panel under the minimum, or a horizon that does not fit
+    planned, plan_error = None, str(exc)
+    st.error(f"Cannot forecast with these settings: {plan_error}")
 
 
 def train_now(fcfg: ForecastConfig) -> pipeline.CachedForecast | None:
@@ -146,21 +182,26 @@ if train:
     if not chosen_inputs:
         st.error("Pick at least one input.")
     else:
-        fcfg = config_from_form()
-        if view is not None:
-            pipeline.save_choice(ui.store(), "forecast", {
-                "modalities": list(fcfg.modalities), "period": fcfg.period, "window": fcfg.window, "gap": fcfg.gap,
-                "horizon": fcfg.horizon, "epochs": fcfg.epochs, "test_periods": fcfg.test_periods,
-                "folds": fcfg.folds, "seed": fcfg.seed, "model": fcfg.model})
-        result = train_now(fcfg)
+        fcfg = planned  # None: the message above says why
+        if fcfg is not None and view is not None:
+            pipeline.save_choice(ui.store(), "forecast", {  # what the user chose; None = derived
+                "modalities": list(fcfg.modalities), "period": fcfg.period, "window": given(window),
+                "gap": given(gap), "horizon": given(horizon), "epochs": fcfg.epochs,
+                "test_periods": given(test_periods), "folds": given(folds), "seed": fcfg.seed, "model": fcfg.model})
+        result = train_now(fcfg) if fcfg is not None else None
         if result is not None:
             st.session_state["forecast_last"] = {"state": state_key, "config": fcfg, "result": result}
 
 last = st.session_state.get("forecast_last")
 if (not last or last["state"] != state_key) and view is not None and saved:
-    saved_cfg = defaults.replace(**{k: tuple(v) if k == "modalities" else v for k, v in saved.items()})
-    stored = pipeline.load_forecast(ui.store(), view, saved_cfg)  # the last training, shown on open
-    if stored is not None:
+    base_keys = ("modalities", "period", "epochs", "seed", "model")
+    saved_base = defaults.replace(**{k: tuple(v) if k == "modalities" else v for k, v in saved.items() if k in base_keys})
+    try:
+        saved_cfg = derived(saved_base, saved)
+    except ValueError:
+        saved_cfg = None
+    stored = pipeline.load_forecast(ui.store(), view, saved_cfg) if saved_cfg is not None else None
+    if stored is not None:  # the last training, shown on open
         last = {"state": state_key, "config": saved_cfg, "result": stored}
 if not last or last["state"] != state_key:
     st.info("Choose the inputs and press **Train**. Results are cached: training again with the same "
@@ -170,9 +211,21 @@ if not last or last["state"] != state_key:
 result = last["result"]
 fcfg: ForecastConfig = last["config"]
 neural = result.info.get("model", fcfg.model)
+verdict = choose_model(result.metrics)
+with verdict_slot.container():
+    (st.success if verdict.kind == "model" else st.info)(f"**Verdict:** {verdict.text}")
+    st.caption("The forecast below and its export use this model by default; the others stay selectable. "
+               f"Rule: a learned model is chosen only when its pooled backtest {verdict.metric.upper()} beats the "
+               f"best baseline's by at least {verdict.margin:.0%}.")
+forward = result.info.get("forward") or {}
 st.success(f"{'Loaded from cache' if getattr(result, 'cached', False) else 'Trained'}: {neural} on "
            f"{', '.join(fcfg.modalities)} · {fcfg.period} · W={fcfg.window} G={fcfg.gap} H={fcfg.horizon} · "
-           f"{fcfg.folds} fold(s) · {fcfg.epochs} epochs max · seed {fcfg.seed} · {result.info.get('device', '')}")
+           f"test span {fcfg.test_periods} · {fcfg.folds} fold(s) · {fcfg.epochs} epochs max · seed {fcfg.seed} · "
+           f"{result.info.get('device', '')}")
+if forward:
+    st.caption(f"Forecast ahead from models refitted on every period {forward.get('train_start')} – "
+               f"{forward.get('train_end')} ({forward.get('windows')} windows, {forward.get('epochs')} epochs: the "
+               "count early stopping chose on the last fold).")
 for note in result.info.get("notes", []):
     st.caption(f"Note: {note}")
 
@@ -245,7 +298,8 @@ else:
     history = forecast_charts.wide_to_long(series_frame)
     names = dict(enumerate(str(c) for c in series_frame.columns))
 ranked = list(names)
-mine = fc[fc["model"] == neural] if fc is not None and "model" in fc and (fc["model"] == neural).any() else fc
+mine = fc[fc["model"] == verdict.model] if fc is not None and "model" in fc and (fc["model"] == verdict.model).any() \
+    else fc
 if mine is not None and not mine.empty and "p_hot" in mine:
     order = mine.groupby(mine["series"].astype(str))["p_hot"].mean().sort_values(ascending=False).index
     by_key = {str(s): s for s in names} | {str(n): s for s, n in names.items()}
@@ -257,13 +311,19 @@ n_periods = int(history["period"].nunique())
 shown_periods = cols[1].number_input("History periods shown", 1, max(n_periods, 1),
                                      min(n_periods, {"day": 120, "week": 104, "month": 36}[fcfg.period]),
                                      key="forecast_history_periods")
-model = cols[2].selectbox("Model", models, index=models.index(neural) if neural in models else 0,
+model = cols[2].selectbox("Model", models, index=models.index(verdict.model) if verdict.model in models else 0,
+                          format_func=lambda m: f"{model_label(m)} (verdict)" if m == verdict.model else model_label(m),
                           key="forecast_model") if models else None
 st.plotly_chart(plots.forecast_chart(history, fc, chosen, model=model, test_predictions=result.test_predictions,
                                      history_periods=int(shown_periods)), key="forecast_chart")
 
+st.caption("trend: the forecast mean over the horizon against the mean of the last W periods, ±5 % (the "
+           "style's own change); tercile (in the forecast table): that same change ranked among the series "
+           "(top / middle / bottom third), so a style can be in the top third while falling when all fall.")
 csv = pipeline.forecast_csv(result, view, model) if view is not None else pipeline.external_forecast_csv(result, model)
-st.download_button(f"Download the {model} forecast CSV", data=csv, file_name=f"forecast_{model}_{result.key[:12]}.csv",
+st.download_button(f"Download the {model} forecast CSV", data=csv,
+                   file_name=pipeline.forecast_file_name(ui.store(), result, model),
                    mime="text/csv", key="forecast_download", on_click="ignore", type="primary",
-                   help="One row per series and horizon step: point, interval, P(hot), trend class and tercile, "
-                        "model, data and model keys, training span. Pick another model above to export it.")
+                   help="One row per style and horizon step: style name, period start, share and interval in %, "
+                        "P(hot), trend, model, then the keys and the training span. Pick another model above to "
+                        "export it.")

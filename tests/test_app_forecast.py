@@ -73,7 +73,12 @@ def test_imported_series_are_trained_scored_and_exported(demo_db_copy, monkeypat
     assert len(table) == 5 * 4 and set(table["series"]) == set(series.columns)
     assert {"point", "lower", "upper", "p_hot", "trend_class", "trend_tercile", "model", "data_key", "model_key",
             "train_start", "train_end"} <= set(table.columns)
-    assert (table["model"] == "lstm").all() and pd.Timestamp(table["period"].min()) > series.index.max()
+    # the export defaults to the verdict's model (the best model, or the best baseline by the 2 % margin)
+    from trend_core.forecast.verdict import choose_model
+
+    chosen = choose_model(metrics).model
+    assert (table["model"] == chosen).all() and pd.Timestamp(table["period"].min()) > series.index.max()
+    assert any(a.value.startswith("**Verdict:**") for a in list(at.success) + list(at.info))
 
     button(at, "Train").click().run()  # same file, same settings: stored in DuckDB, not trained again
     assert any("Loaded from cache" in s.value for s in at.success)

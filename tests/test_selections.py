@@ -154,4 +154,4 @@ def test_a_saved_selection_is_forecast_and_exported_like_a_style(demo_db_copy):
     result = pipeline.run_forecast(db, view, fcfg)
     table = pd.read_csv(__import__("io").StringIO(pipeline.forecast_csv(result, view)))
     assert len(table) == (view.k + 1) * 2
-    assert (table.loc[table["style"] == SELECTION_STYLE_BASE, "style_name"] == "★ My <b>pick</b>").all()
+    assert (table.loc[table["style_id"] == SELECTION_STYLE_BASE, "style"] == "★ My <b>pick</b>").all()

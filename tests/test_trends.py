@@ -114,7 +114,8 @@ def test_label_panel_hand_checked():
     assert labels["future_share"].loc[origin].tolist() == pytest.approx([0.3, 0.3, 0.4])
     assert labels["trend_class"].loc[origin].tolist() == ["falling", "flat", "rising"]
     assert labels["hot"].loc[origin].tolist() == [False, False, True]  # April: c leads with 0.4
-    assert labels["trend_tercile"].loc[origin].tolist() == ["falling", "flat", "rising"]
+    # terciles rank the same change among the styles: relative names, in the same order as the classes
+    assert labels["trend_tercile"].loc[origin].tolist() == ["bottom third", "middle third", "top third"]
     last = idx[3]  # targets May-Jun
     assert labels["future_share"].loc[last].tolist() == pytest.approx([0.1, 0.3, 0.6])
     assert labels["change"].loc[last, "a"] == pytest.approx(0.15 / 0.35 - 1)

@@ -133,17 +133,27 @@ def cmd_quality(args: argparse.Namespace) -> int:
 def cmd_forecast(args: argparse.Namespace) -> int:
     if args.series:
         return _forecast_series(args)
-    from trend_core.pipeline import forecast_csv, run_forecast
+    from trend_core.pipeline import (derived_forecast_config, forecast_csv, forecast_file_name, forecast_verdict,
+                                      run_forecast)
 
     store = Store(args.db)
-    view = _require_view(store, args)
-    fcfg = ForecastConfig(period=args.period, window=args.window, gap=args.gap, horizon=args.horizon,
-                          modalities=tuple(args.forecast_modalities.split(",")), epochs=args.epochs,
-                          seed=args.seed, test_periods=args.test_periods, folds=args.folds,
-                          model=args.model or ForecastConfig().model)
-    result = run_forecast(store, view, fcfg, None if args.quiet else _stderr_progress)
-    Path(args.out).write_text(forecast_csv(result, view), encoding="utf-8")
-    _print_json({"out": args.out, "cached": result.cached, "split": result.split,
+    view = _require_view(store, args)  # --source labels: computed now when missing
+    base = ForecastConfig(period=args.period, modalities=tuple(args.forecast_modalities.split(",")),
+                          epochs=args.epochs, seed=args.seed, model=args.model or ForecastConfig().model)
+    # W, G, H, test span and folds the user leaves out are derived from the panel's length
+    fcfg = derived_forecast_config(store, view, base, window=args.window, gap=args.gap, horizon=args.horizon,
+                                   test_periods=args.test_periods, folds=args.folds)
+    result = run_forecast(store, view, fcfg, None if args.quiet else _stderr_progress, device=args.device)
+    verdict = forecast_verdict(result)
+    model = args.export_model or verdict.model
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / forecast_file_name(store, result, model)
+    out.write_text(forecast_csv(result, view, model), encoding="utf-8")
+    _print_json({"out": str(out), "model": model, "verdict": verdict.text.replace("**", ""),
+                 "settings": {k: getattr(fcfg, k) for k in ("period", "window", "gap", "horizon", "test_periods",
+                                                            "folds")},
+                 "cached": result.cached, "split": result.split,
                  "metrics": result.metrics.round(4).to_dict(orient="records")})
     return 0
 
@@ -163,7 +173,8 @@ def _forecast_series(args: argparse.Namespace) -> int:
         covariates[name] = read_covariate(path, table)
     model = args.model or DEFAULT_MODEL
     compare = REPORT_BASELINES if args.report else ()
-    result = forecast_external(table, args.train_end, args.horizon, model, covariates, args.season or None,
+    horizon = args.horizon if args.horizon is not None else ForecastConfig().horizon
+    result = forecast_external(table, args.train_end, horizon, model, covariates, args.season or None,
                                args.seed, args.device, compare, None if args.quiet else _stderr_progress)
     write_like(result.point, args.out, table)
     summary = {"out": args.out, "model": model, "rows": len(result.point), "series": result.point.shape[1],
@@ -263,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("forecast", parents=[common, styles],
                        help="style panel: train the neural model and baselines, export CSV; "
                             "--series FILE: forecast external series from --train-end")
-    p.add_argument("--out", required=True, help="forecast CSV (style panel: one row per style and horizon step; "
+    p.add_argument("--out", required=True, help="forecast CSV (style panel: one row per style and horizon step, "
+                                                "or a folder: forecast_<db>_<model>_<last date>.csv inside it; "
                                                 "--series: the input's wide layout, one row per forecast date)")
     p.add_argument("--series", help="external series CSV, wide (date + one column per series) or long (series,date,value)")
     p.add_argument("--train-end", help="with --series: the last date the models may see")
@@ -277,12 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     p.add_argument("--model", help="style panel: lstm or attention; --series: a model of forecast.origin "
                                    "(e.g. ets, lstm, seasonal_naive; default the best on the F1 benchmark)")
-    p.add_argument("--folds", type=int, default=defaults.folds, help="style panel: rolling-origin folds")
+    p.add_argument("--export-model", help="style panel: the model whose forecast is written (default: the "
+                                          "backtest's verdict, the best model or the best baseline)")
+    auto = " (default: derived from the panel's length)"
+    p.add_argument("--folds", type=int, help="style panel: rolling-origin folds" + auto)
     p.add_argument("--period", choices=["day", "week", "month"], default=defaults.period)
-    p.add_argument("--window", type=int, default=defaults.window)
-    p.add_argument("--gap", type=int, default=defaults.gap)
-    p.add_argument("--horizon", type=int, default=defaults.horizon)
-    p.add_argument("--test-periods", type=int, default=defaults.test_periods)
+    p.add_argument("--window", type=int, help="input periods W" + auto)
+    p.add_argument("--gap", type=int, help="periods between the last input and the first target" + auto)
+    p.add_argument("--horizon", type=int, help="periods forecast H" + auto + f"; --series: {defaults.horizon}")
+    p.add_argument("--test-periods", type=int, help="each fold's test span" + auto)
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--forecast-modalities", default=",".join(defaults.modalities),

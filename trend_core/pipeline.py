@@ -497,10 +497,26 @@ def _torch_threads() -> int | None:
     return None if torch.cuda.is_available() else 1
 
 
+FORECAST_VERSION = "refit-1"  # forward forecasts from models refitted on every period (issue 10)
+
+
 def forecast_key(view: StylesView, fcfg: ForecastConfig, saved: dict[str, list[str]] | None = None) -> str:
     """A forecast is keyed by the clustering it reads, the saved selections forecast beside the
     styles and every forecasting setting."""
-    return fcfg.key(stable_hash("forecast", view.clustering_key, view.keys.dataset, saved or {}))
+    return fcfg.key(stable_hash("forecast", FORECAST_VERSION, view.clustering_key, view.keys.dataset, saved or {}))
+
+
+def forecast_periods(store: Store, view: StylesView, period: str) -> int:
+    """How many periods the style panel has at this period length (what the settings are derived from)."""
+    return int(panel_shares(store, view, period)["period"].nunique())
+
+
+def derived_forecast_config(store: Store, view: StylesView, base: ForecastConfig, **given: int | None) -> ForecastConfig:
+    """base with W, G, H, test span and folds derived from the style panel's length wherever `given`
+    leaves them None (forecast.defaults); a panel under 20 periods raises one message with the minimum."""
+    from trend_core.forecast.defaults import derive_config
+
+    return derive_config(forecast_periods(store, view, base.period), base, **given)
 
 
 def _saved_selections(store: Store) -> dict[str, list[str]]:
@@ -654,7 +670,8 @@ def run_forecast(store: Store, view: StylesView, fcfg: ForecastConfig | None = N
         return found
     panel, covariates, modalities = forecast_inputs(store, view, fcfg)
     result = forecast_panel(panel, covariates, replace(fcfg, modalities=modalities), progress,
-                            trend=view.config.trends, threads=_torch_threads(), on_epoch=on_epoch, device=device)
+                            trend=view.config.trends, threads=_torch_threads(), on_epoch=on_epoch, device=device,
+                            upper_bound=1.0)  # shares: forecasts and intervals within [0, 1]
     key = forecast_key(view, fcfg, saved)
     store_forecast(store, key, result, {"selection_names": _selection_names(saved)})
     return _cached_forecast(key, store.get_artifact(key), False, fcfg)
@@ -711,23 +728,47 @@ def forecast_series_names(result: CachedForecast, view: StylesView) -> dict[str,
     return names | {sid: f"★ {name}" for sid, name in result.info.get("selection_names", {}).items()}
 
 
+def forecast_verdict(result: CachedForecast):
+    """Which model to use for this panel (forecast.verdict): the best learned model when it beats the
+    best baseline's backtest MASE by the margin, else that baseline."""
+    from trend_core.forecast.verdict import choose_model
+
+    return choose_model(result.metrics)
+
+
 def _model_rows(result: CachedForecast, model: str | None) -> pd.DataFrame:
-    """The forward forecast rows of one model (default: the run's neural model)."""
+    """The forward forecast rows of one model (default: the verdict's choice)."""
     frame = result.forecasts.copy()
-    model = model or result.info.get("model") or result.config.model
+    model = model or forecast_verdict(result).model
     if "model" in frame and (frame["model"] == model).any():
         frame = frame[frame["model"] == model]
     return frame
 
 
+def _train_span(split: dict[str, str]) -> tuple[str | None, str | None]:
+    """The span the forward forecast's model was fitted on (older runs: the last fold's)."""
+    return (split.get("forward_train_start", split.get("train_start")),
+            split.get("forward_train_end", split.get("train_target_end")))
+
+
 def forecast_csv(result: CachedForecast, view: StylesView, model: str | None = None) -> str:
-    """One row per style and horizon step of one model (default: the neural model): names, dates,
-    point, interval, p(hot), trend class and tercile, model, the data and model keys, the training span."""
-    frame = _model_rows(result, model)
-    names = forecast_series_names(result, view)
-    frame.insert(1, "style_name", frame["series"].astype(str).map(names))
-    frame = frame.rename(columns={"series": "style"})
-    return _with_keys(frame, view.clustering_key, result.key, result.split)
+    """The analyst export (forecast.export): one row per style and horizon step of one model (default:
+    the verdict's choice) with the style's name as the app shows it, period start, share and interval
+    in percent, P(hot), trend, model, then the keys and the training span."""
+    from trend_core.forecast.export import analyst_csv, analyst_frame
+
+    start, end = _train_span(result.split)
+    frame = analyst_frame(_model_rows(result, model), forecast_series_names(result, view), result.config.period,
+                          data_key=view.clustering_key, model_key=result.key, train_start=start, train_end=end)
+    return analyst_csv(frame)
+
+
+def forecast_file_name(store: Store, result: CachedForecast, model: str | None = None) -> str:
+    """forecast_<database>_<model>_<date of the last period>.csv."""
+    from trend_core.forecast.export import file_name
+
+    model = model or forecast_verdict(result).model
+    return file_name(store.path, model, result.info.get("forward", {}).get("origin") or _train_span(result.split)[1])
 
 
 def _with_keys(frame: pd.DataFrame, data_key: str, model_key: str, split: dict[str, str]) -> str:
@@ -736,8 +777,7 @@ def _with_keys(frame: pd.DataFrame, data_key: str, model_key: str, split: dict[s
     frame["period"] = pd.to_datetime(frame["period"]).dt.strftime("%Y-%m-%d")
     frame["data_key"] = data_key
     frame["model_key"] = model_key
-    frame["train_start"] = split.get("train_start")
-    frame["train_end"] = split.get("train_target_end")
+    frame["train_start"], frame["train_end"] = _train_span(split)
     return frame.to_csv(index=False, float_format="%.6g")
 
 
@@ -761,7 +801,7 @@ def run_external_forecast(store: Store, series: pd.DataFrame, covariates: dict[s
 
     covariates = covariates or {}
     data_key = external_data_key(series, covariates)
-    key = fcfg.key(data_key)  # the series' contents and every setting
+    key = fcfg.key(stable_hash(FORECAST_VERSION, data_key))  # the series' contents and every setting
     stored = store.get_artifact(key)
     if stored is not None:
         if progress:

@@ -20,7 +20,10 @@ from trend_core.config import TrendConfig
 
 PERIODS = ("day", "week", "month")
 PERIOD_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}  # date_range frequency of period starts
-TREND_NAMES = {-1: "falling", 0: "flat", 1: "rising"}
+TREND_NAMES = {-1: "falling", 0: "flat", 1: "rising"}  # a style's own share: change beyond +-threshold
+# the same change ranked among the styles of one origin: a relative class, named so that it never
+# reads as the absolute one (a style can be in the top third while its share falls, when all fall)
+TERCILE_NAMES = {-1: "bottom third", 0: "middle third", 1: "top third"}
 SHARE_COLUMNS = ["period", "style", "count", "total", "share", "engagement", "engagement_share", "n"]
 ENGAGEMENT_COLUMNS = ("likes", "collects", "comments")
 WEIGHT_COLUMN = "weight"  # optional per-row weight: 1 per image (default), 1 / images of the post to count posts
@@ -351,7 +354,8 @@ def label_panel(shares: pd.DataFrame, cfg: TrendConfig | None = None, horizon: i
     - `hot`: bool, the style is hot (top 1 - hot_quantile) in period t+gap+horizon;
     - `change`: target_mean / input_mean - 1;
     - `trend_class`: 'rising' / 'flat' / 'falling' by +-trend_threshold on `change`;
-    - `trend_tercile`: the same names from the terciles of `change` across styles at that origin.
+    - `trend_tercile`: 'top third' / 'middle third' / 'bottom third' of `change` across styles at
+      that origin (TERCILE_NAMES; ordered like `trend_class`, as both read the same `change`).
     """
     cfg = cfg or TrendConfig()
     window = window or horizon
@@ -383,5 +387,5 @@ def label_panel(shares: pd.DataFrame, cfg: TrendConfig | None = None, horizon: i
         "future_share": frame(future), "target_mean": frame(target_mean), "input_mean": frame(input_mean),
         "change": frame(change), "hot": frame(hot.astype(bool)),
         "trend_class": frame(names(trend_class(input_mean, target_mean, cfg.trend_threshold))).astype("str"),
-        "trend_tercile": frame(names(tercile_class(change))).astype("str"),
+        "trend_tercile": frame(np.vectorize(TERCILE_NAMES.get, otypes=[object])(tercile_class(change))).astype("str"),
     }

@@ -1,11 +1,20 @@
 """run_forecast: a rolling-origin backtest (folds) of the neural model beside every baseline on the
-same leak-free windows, then a forward forecast with intervals, P(hot) and trend classes.
+same leak-free windows, then a forward forecast with intervals, P(hot) and trend classes from models
+refitted on every period up to the last one.
 
 Folds: fold f (f = 0 .. folds-1, oldest first) cuts the panel after period T - (folds-1-f) * P
 (P = test_periods) and runs the single split of forecast.windows on that cut: the test span is its
 last P periods, the validation span sits before it, and the scaler, the embedding reductions and the
 model are fitted on the cut's training windows only. So each fold's model is trained from scratch on
-data before its own test origin; the last fold (cut = T) is the model that forecasts ahead.
+data before its own test origin.
+
+Forward forecast: after the backtest the network is refitted from scratch on every supervised window of
+the whole panel (targets up to the last period), for the number of epochs that early stopping chose on
+the last fold's validation span (chosen inside the training span, never on later data); the scaler is
+refitted on the same windows. Baselines read every period up to the last one (ETS is re-estimated on
+the full history). Forward intervals and the Monte Carlo P(hot) use the residuals of every fold's
+validation and test windows (out-of-sample errors of models with the same settings). With upper_bound=1 (shares) points and
+intervals lie in [0, 1].
 
 Metrics (pooled over every fold's test windows, every model on the same windows):
 - mae, wape (sum |err| / sum |actual|), mase (per series: test MAE / mean |y_t - y_{t-m}| over the
@@ -16,8 +25,10 @@ Metrics (pooled over every fold's test windows, every model on the same windows)
   neural model's hot-head probability and, for the others, each prediction's rank among the
   origin's series;
 - trend_*: rising / flat / falling of the predicted target-span mean against the input-window mean
-  (+-trend_threshold) against the same class on the actual values; tercile_*: the same change split
-  into terciles across the series of each origin;
+  (+-trend_threshold: the series' own change) against the same class on the actual values; tercile_*:
+  the same change ranked into thirds across the series of each origin ('top third' / 'middle third' /
+  'bottom third': relative to the other series, so a series can be in the top third while falling when
+  all fall; both read the same change, so a higher third never has a lower trend class);
 - coverage: share of test actuals inside the model's interval (nominal `interval`).
 Metric functions live in forecast.metrics, the modality ablation in forecast.ablation.
 A `majority` row predicts the most frequent training-window class (hot, trend, tercile), so skill is
@@ -44,7 +55,7 @@ from trend_core.forecast.models import LSTMConfig, embedding_groups
 from trend_core.forecast.train import EpochHook, pick_device, predict, save_state, train_lstm
 from trend_core.forecast.windows import (SHARE, Panel, Split, WindowScaler, WindowSet, build_windows,
                                          prepare_panel, temporal_split)
-from trend_core.trends import TREND_NAMES, n_hot, relative_change, trend_class
+from trend_core.trends import TERCILE_NAMES, TREND_NAMES, n_hot, relative_change, trend_class
 
 Progress = Callable[[float, str], None]
 FORECAST_COLUMNS = ["series", "step", "period", "point", "lower", "upper", "p_hot", "trend_class",
@@ -63,12 +74,14 @@ class ForecastResult:
     metrics: pd.DataFrame           # one row per model (neural, baselines, ensemble, majority)
     forecasts: pd.DataFrame         # neural forward forecast: FORECAST_COLUMNS, one row per series x step
     test_predictions: pd.DataFrame  # TEST_COLUMNS, every model on every fold's test windows and steps
-    split: dict[str, str]           # ISO dates of the last fold's spans (+ first_test_start over folds)
+    split: dict[str, str]           # ISO dates of the last fold's spans (+ first_test_start over folds,
+                                    # forward_train_start / forward_train_end of the refitted model)
     history: pd.DataFrame           # the last fold's epochs: epoch, train_loss, val_loss, seconds, best
-    state: bytes                    # train.save_state bytes (model config, weights, scaler)
+    state: bytes                    # train.save_state bytes of the refitted model (config, weights, scaler)
     config: ForecastConfig
     baseline_forecasts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FORECAST_COLUMNS))
     info: dict[str, Any] = field(default_factory=dict)  # counts, device, seconds, season, folds, notes ...
+    fold_state: bytes = b""         # save_state bytes of the last backtest fold's model (trained before its test span)
 
 
 # -- frames ----------------------------------------------------------------------------------------
@@ -86,7 +99,7 @@ def _forecast_frame(panel: Panel, fw: WindowSet, pred: np.ndarray, lower: np.nda
         "period": np.tile(periods.to_numpy(), n),
         "point": pred.ravel(), "lower": lower.ravel(), "upper": upper.ravel(), "p_hot": p_hot.ravel(),
         "trend_class": np.repeat([TREND_NAMES[int(c)] for c in classes], H) if n else [],
-        "trend_tercile": np.repeat([TREND_NAMES[int(c)] for c in terciles], H) if n else [],
+        "trend_tercile": np.repeat([TERCILE_NAMES[int(c)] for c in terciles], H) if n else [],
         "model": model,
     }, columns=FORECAST_COLUMNS)
 
@@ -283,21 +296,44 @@ def baseline_names(baselines: list[str] | None) -> list[str]:
     return names
 
 
+def refit_all(data: Panel, cfg: ForecastConfig, trend: TrendConfig, epochs: int, dev: Any,
+              threads: int | None, report: Progress) -> tuple[Any, WindowScaler, WindowSet, pd.DataFrame]:
+    """The network trained from scratch on every supervised window of the panel (targets up to its
+    last period) for `epochs` epochs (no validation span: the count was chosen on a fold's). Returns
+    the model, its scaler, the training windows and the epoch history."""
+    windows = build_windows(data, cfg.window, cfg.gap, cfg.horizon, cfg.modalities, trend.hot_quantile)
+    if len(windows) == 0:
+        raise ValueError("no complete window to refit the forecaster on")
+    scaler = WindowScaler().fit(windows)
+    none = scaler.transform(windows.subset(np.zeros(len(windows), dtype=bool)))
+    model, history = train_lstm(scaler.transform(windows), none, cfg.replace(epochs=max(1, int(epochs))), report,
+                                dev, lstm=neural_config(scaler, cfg), threads=threads, patience=int(epochs) + 1)
+    return model, scaler, windows, history
+
+
+def _best_epoch(history: pd.DataFrame) -> int | None:
+    return int(history.loc[history["best"], "epoch"].iloc[0]) if len(history) and history["best"].any() else None
+
+
 def run_forecast(panel: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None = None,
                  cfg: ForecastConfig | None = None, progress: Progress | None = None, *,
                  trend: TrendConfig | None = None, season: int | None = None, val_periods: int | None = None,
                  interval_level: float = 0.8, device: str | None = None,
                  baselines: list[str] | None = None, threads: int | None = None,
-                 on_epoch: EpochHook | None = None) -> ForecastResult:
+                 on_epoch: EpochHook | None = None, upper_bound: float | None = None) -> ForecastResult:
     """Backtest the neural model (cfg.model) beside the baselines on the same leak-free test windows
-    of cfg.folds rolling origins, then forecast H periods past the panel's end for every series.
-    on_epoch(row) gets each epoch's losses (with its fold) as training goes. See the module doc."""
-    cfg = cfg or ForecastConfig()
+    of cfg.folds rolling origins, then refit on the whole panel and forecast H periods past its end
+    for every series. cfg=None: settings derived from the panel (forecast.defaults). upper_bound:
+    the largest value a forecast or interval may take (1 for shares). on_epoch(row) gets each
+    epoch's losses (with its fold) as training goes. See the module doc."""
+    from trend_core.forecast.defaults import derive_config
+
     trend = trend or TrendConfig()
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     report(0.0, "building windows")
     data = prepare_panel(panel, covariates)
+    cfg = cfg or derive_config(data.n_periods)
     notes = list(data.notes)
     missing = [m for m in cfg.modalities if m != SHARE and m not in data.covariates]
     if missing:
@@ -305,26 +341,34 @@ def run_forecast(panel: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None
     season = season if season is not None else season_length(cfg.period)
     names = baseline_names(baselines)
     dev = pick_device(device)
-    folds = run_folds(data, cfg, trend, season, val_periods, names, dev, threads, report, on_epoch)
+    folds = run_folds(data, cfg, trend, season, val_periods, names, dev, threads, report, on_epoch,
+                      span=(0.0, 0.85))
     last = folds[-1]
     metrics = pooled_metrics(folds, trend, interval_level)
 
-    # forward forecast from the last window of every series, with the last fold's model
+    # forward: the network refitted on every period, the baselines on the full history
+    epochs = _best_epoch(last.history) or cfg.epochs
+    report(0.85, f"refitting on every period for {epochs} epochs")
+    model, scaler, refit_windows, _ = refit_all(
+        data, cfg, trend, epochs, dev, threads, lambda f, m: report(0.85 + 0.1 * f, f"refit: {m}"))
     report(0.95, "forecasting ahead")
     W, G, H = cfg.window, cfg.gap, cfg.horizon
     k = n_hot(data.n_series, trend.hot_quantile)
     fw = build_windows(data, W, G, H, cfg.modalities, trend.hot_quantile, forward=True)
-    fw_s = last.scaler.transform(fw)
-    fw_scaled, fw_prob = predict(last.model, fw_s)
-    ahead = {cfg.model: last.scaler.inverse(fw_scaled, fw_s.scale)}
+    fw_s = scaler.transform(fw)
+    fw_scaled, fw_prob = predict(model, fw_s)
+    ahead = {cfg.model: scaler.inverse(fw_scaled, fw_s.scale)}
     ahead.update({name: BASELINES[name](fw, data.values, season) for name in names})
     if ENSEMBLE in last.test_pred:
         ahead[ENSEMBLE] = (ahead[cfg.model] + ahead[ETS]) / 2
     frames = []
     for i, (name, pred) in enumerate(ahead.items()):
-        lower, upper = interval(pred, fw_s.scale, last.ratios[name], interval_level)
+        pred = np.clip(pred, 0.0, upper_bound)
+        ratios = np.concatenate([f.ratios[name] for f in folds] +  # validation and test residuals, every fold
+                                [residual_ratios(f.split.test, f.test_pred[name], f.test_scale) for f in folds])
+        lower, upper = interval(pred, fw_s.scale, ratios, interval_level, upper_bound)
         p_hot = fw_prob if name == cfg.model and fw_prob is not None else \
-            p_hot_monte_carlo(pred, fw_s.scale, last.ratios[name], k, cfg.seed + i)
+            p_hot_monte_carlo(pred, fw_s.scale, ratios, k, cfg.seed + i)
         frames.append(_forecast_frame(data, fw, pred, lower, upper, p_hot, trend.trend_threshold, name, cfg.period))
     forecasts = frames[0]
     baseline_forecasts = pd.concat(frames[1:], ignore_index=True) if len(frames) > 1 else \
@@ -332,19 +376,26 @@ def run_forecast(panel: pd.DataFrame, covariates: dict[str, pd.DataFrame] | None
 
     dates = last.split.dates(data.index)
     dates["first_test_start"] = folds[0].split.dates(folds[0].data.index)["test_start"]
+    first_input = int(refit_windows.origin.min()) - W + 1
+    dates["forward_train_start"] = pd.Timestamp(data.index[first_input]).date().isoformat()
+    dates["forward_train_end"] = pd.Timestamp(data.index[int(refit_windows.target_positions().max())]).date().isoformat()
     history = last.history
     counts = {key: sum(f.split.counts()[key] for f in folds) for key in last.split.counts()}
     info = {"counts": counts, "device": str(dev), "seconds": round(time.perf_counter() - started, 3),
-            "model": cfg.model, "epochs_run": int(len(history)),
-            "best_epoch": int(history.loc[history["best"], "epoch"].iloc[0]) if history["best"].any() else None,
+            "model": cfg.model, "epochs_run": int(len(history)), "best_epoch": _best_epoch(history),
             "season": int(season), "mase_season": int(last.mase_season), "n_hot": int(k),
-            "channels": list(last.split.train.channels), "n_features": int(last.scaler.n_features),
-            "features": last.scaler.feature_names_, "folds": [f.split.dates(f.data.index) | f.split.counts()
-                                                             for f in folds],
-            "interval": interval_level, "notes": notes}
-    state = save_state(last.model, last.scaler, _jsonable({"forecast_config": asdict(cfg), "split": dates,
-                                                           "info": info}))
+            "channels": list(last.split.train.channels), "n_features": int(scaler.n_features),
+            "features": scaler.feature_names_, "folds": [f.split.dates(f.data.index) | f.split.counts()
+                                                        for f in folds],
+            "forward": {"train_start": dates["forward_train_start"], "train_end": dates["forward_train_end"],
+                        "origin": pd.Timestamp(data.index[-1]).date().isoformat(), "windows": len(refit_windows),
+                        "epochs": int(epochs), "interval_residuals": "every fold's validation and test windows"},
+            "settings": {"window": W, "gap": G, "horizon": H, "test_periods": cfg.test_periods,
+                         "folds": cfg.folds, "n_periods": data.n_periods},
+            "upper_bound": upper_bound, "interval": interval_level, "notes": notes}
+    state = save_state(model, scaler, _jsonable({"forecast_config": asdict(cfg), "split": dates, "info": info}))
     test_frames = [_test_frame(f.data, f.split.test, f.test_pred, f.index + 1) for f in folds]
     report(1.0, "done")
+    fold_state = save_state(last.model, last.scaler, _jsonable({"forecast_config": asdict(cfg), "split": dates}))
     return ForecastResult(metrics, forecasts, pd.concat(test_frames, ignore_index=True), dates, history, state,
-                          cfg, baseline_forecasts, info)
+                          cfg, baseline_forecasts, info, fold_state)

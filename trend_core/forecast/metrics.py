@@ -102,12 +102,15 @@ def residual_ratios(windows: WindowSet, pred: np.ndarray, scale: np.ndarray) -> 
     return (windows.targets - pred) / scale[:, None]
 
 
-def interval(pred: np.ndarray, scale: np.ndarray, ratios: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower / upper bounds from per-step residual quantiles (clipped at 0)."""
+def interval(pred: np.ndarray, scale: np.ndarray, ratios: np.ndarray, level: float,
+             upper_bound: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower / upper bounds from per-step residual quantiles, clipped to [0, upper_bound] (shares:
+    upper_bound=1) and so that lower <= pred <= upper."""
     lo_q, hi_q = np.nanquantile(ratios, [(1 - level) / 2, (1 + level) / 2], axis=0)  # (H,) each
-    lower = np.clip(pred + lo_q[None, :] * scale[:, None], 0.0, None)
-    upper = np.clip(pred + hi_q[None, :] * scale[:, None], 0.0, None)
-    return lower, np.maximum(upper, lower)
+    lower = np.clip(pred + lo_q[None, :] * scale[:, None], 0.0, upper_bound)
+    upper = np.clip(pred + hi_q[None, :] * scale[:, None], 0.0, upper_bound)
+    point = np.clip(pred, 0.0, upper_bound)
+    return np.minimum(lower, point), np.maximum(upper, point)
 
 
 def p_hot_monte_carlo(pred: np.ndarray, scale: np.ndarray, ratios: np.ndarray, k: int, seed: int,
