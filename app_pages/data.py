@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages._quality import quality_panel
 from trend_core import plots
 
 st.title("Data")
@@ -97,6 +98,7 @@ if ui.post_count() > 0:
     cols[5].metric("Posters", f"{frame['poster_id'].nunique():,}")
     period = st.segmented_control("Count per", ["day", "week", "month"], default="month", key="data_period")
     st.plotly_chart(plots.posts_per_period(frame, period or "month"), key="data_counts_chart")
+    quality_panel()
 
 s = ui.store()
 rejects = s.load_rejects()

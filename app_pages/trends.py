@@ -1,7 +1,8 @@
 """Trends: each style's share per period (lines with 95 % bands, or a stacked area), plain or
 engagement-weighted; when each style stays above a share threshold (lifespans); and a monthly top-5
-gallery with pictures. Widgets and layout only: the numbers come from trend_core.trends, the figures
-from trend_core.trend_charts."""
+gallery with pictures. Every share is shown with its n (the images behind it); periods with fewer images
+than the saved minimum are flagged on the charts and left out of the top 5 with a note. Widgets and
+layout only: the numbers come from trend_core.trends, the figures from trend_core.trend_charts."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
-from trend_core import plots, selections, trend_charts, trends
+from trend_core import pipeline, plots, selections, trend_charts, trends
 from trend_core.pipeline import StylesView
 
 LEVEL = 0.95
@@ -27,40 +28,82 @@ BAND_NOTES = {
 
 def with_selections(table: pd.DataFrame, view: StylesView, period: str) -> pd.DataFrame:
     """The style share table plus one series per selection saved on the Map page (marked ★): its posts'
-    share of all kept posts per period, so it can be followed like a style."""
+    share of all kept posts per period, so it can be followed like a style (with the period's n)."""
     saved = selections.load_selections(ui.store())
     if not saved:
         return table
     extra = selections.selection_shares(view.kept_posts(), saved, period)
     extra["style_name"] = "★ " + extra["style_name"].astype(str)
-    return pd.concat([table, extra[table.columns]], ignore_index=True)
+    return pd.concat([table, extra.reindex(columns=table.columns)], ignore_index=True)
+
+
+def min_images() -> int:
+    """The saved minimum of images per period (TrendConfig.min_period_images)."""
+    return int(ui.current_config().trends.min_period_images)
+
+
+def _save_min_images() -> None:
+    pipeline.save_choice(ui.store(), "min_period_images", int(st.session_state["trends_min_images"]))
+
+
+def unit_of(view: StylesView) -> str:
+    """What shares count: the configured unit (images or posts), else what the posts' weights say."""
+    unit = getattr(view.config, "share_unit", None)
+    return unit if unit in ("images", "posts") else trends.count_unit(view.kept_posts())
+
+
+def _listed(periods: pd.DataFrame, period: str, limit: int = 8) -> str:
+    """'2024-01 (n = 12), 2024-02 (n = 3)' for up to `limit` periods, then '… and N more'."""
+    fmt = "%Y-%m" if period == "month" else "%Y-%m-%d"
+    items = [f"{p:{fmt}} (n = {int(n)})" for p, n in zip(periods["period"], periods["n"])]
+    more = f" … and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def small_note(table: pd.DataFrame, period: str, min_n: int) -> str:
+    """A caption naming the periods whose shares rest on fewer than min_n images ('' when none)."""
+    small = trends.small_periods(table[table["n"].notna()] if "n" in table else table, min_n)
+    if small.empty:
+        return ""
+    return (f"Grey shading and open grey points: {len(small)} {period}{'s' if len(small) != 1 else ''} with fewer "
+            f"than {min_n} images, where a share rests on too few images to read: {_listed(small, period)}.")
 
 
 def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFrame, str, str, list[int]]:
     """Controls and the share-over-time chart; returns (share table, period, measure, chosen styles)."""
-    cols = st.columns([1.4, 1.4, 1.3, 3])
+    cols = st.columns([1.4, 1.4, 1.3, 1.2, 3])
     period = cols[0].radio("Period", list(trends.PERIODS), index=2, horizontal=True, key="trends_period")
     kind = cols[1].radio("Chart", list(KINDS), format_func=KINDS.get, horizontal=True, key="trends_kind")
     cols[2].write("")
     weighted = cols[2].toggle("Engagement-weighted", key="trends_engagement",
                               help="Each style's share of the period's likes + collects + comments instead of "
                                    "its share of the period's posts.")
-    chosen = cols[3].multiselect("Styles", list(names), default=list(names), format_func=names.get,
+    min_n = int(cols[3].number_input("Fewest images", 0, 100_000, min_images(), step=5, key="trends_min_images",
+                                     on_change=_save_min_images,
+                                     help="Periods with fewer images are flagged on the charts and left out of the "
+                                          "monthly top 5 (a saved setting)."))
+    chosen = cols[4].multiselect("Styles", list(names), default=list(names), format_func=names.get,
                                  key="trends_styles")
     value = "engagement_share" if weighted else "share"
+    unit = unit_of(view)
     table = with_selections(ui.shares(view, period), view, period)
     if kind == "lines":
         banded = (trends.engagement_bands(table, view.kept_posts(), period, LEVEL) if weighted
                   else trends.binomial_bands(table, LEVEL))
-        figure = trend_charts.share_lines(banded, value=value, styles=chosen, period=period, level=LEVEL)
+        figure = trend_charts.share_lines(banded, value=value, styles=chosen, period=period, level=LEVEL,
+                                          min_n=min_n, unit=unit)
         note = BAND_NOTES[value]
     else:
         clusters = [c for c in chosen if c < selections.SELECTION_STYLE_BASE]
-        figure = trend_charts.share_area(table, value=value, styles=clusters, period=period)
+        figure = trend_charts.share_area(table, value=value, styles=clusters, period=period, min_n=min_n, unit=unit)
         note = ("Stacked: with every style shown a period adds up to 100 %. No bands in this view; saved "
                 "selections overlap the styles and are shown as lines only.")
     st.plotly_chart(figure, key="trends_chart")
-    st.caption(note)
+    st.caption(note + f" Shares count {unit}; the hover shows each share with its n (the images behind the "
+                      f"period's shares).")
+    flagged = small_note(table, period, min_n)
+    if flagged:
+        st.caption(flagged)
     return table, period, value, chosen
 
 
@@ -97,6 +140,8 @@ def lifespan_section(table: pd.DataFrame, period: str, value: str, names: Mappin
         st.dataframe(spans.drop(columns=["style"]), hide_index=True, width="stretch",
                      column_config={"style_name": "style", "periods": st.column_config.NumberColumn(period + "s"),
                                     "peak_share": st.column_config.NumberColumn("peak", format="percent"),
+                                    "peak_n": st.column_config.NumberColumn("n at peak", format="%d",
+                                                                            help="images behind the peak period"),
                                     "ongoing": st.column_config.CheckboxColumn("still above")})
 
 
@@ -112,10 +157,17 @@ def _change_text(change: float) -> str:
     return "= 0 pts"
 
 
-def _slot_caption(rec: object, value: str) -> str:
-    """Rank, escaped name, value, change against last month, post count, 'new' marker."""
-    posts = int(rec.count)
-    parts = [f"{getattr(rec, value):.0%}", _change_text(rec.change), f"{posts} post{'s' if posts != 1 else ''}"]
+def _count_text(count: float, unit: str) -> str:
+    """'12 posts' / '1 image' / '2.5 posts' (posts split over their images' styles)."""
+    count = float(count)
+    text = f"{count:,.0f}" if abs(count - round(count)) < 1e-9 else f"{count:,.1f}"
+    return f"{text} {unit if count != 1 else unit.rstrip('s')}"
+
+
+def _slot_caption(rec: object, value: str, unit: str = "posts") -> str:
+    """Rank, escaped name, value with its n, change against last month, count, 'new' marker."""
+    n_text = f" (n = {int(rec.n):,})" if not pd.isna(getattr(rec, "n", float("nan"))) else ""
+    parts = [f"{getattr(rec, value):.0%}{n_text}", _change_text(rec.change), _count_text(rec.count, unit)]
     if rec.new:
         parts.append(":blue[new]")
     return f"**#{rec.rank} · {ui.md(rec.style_name)}**  \n" + " · ".join(p for p in parts if p)
@@ -133,18 +185,33 @@ def month_range(months: list[pd.Timestamp], shown: int = 6) -> tuple[pd.Timestam
                             format_func=lambda m: f"{m:%Y-%m}", key="trends_month_range")
 
 
-def gallery_section(view: StylesView, value: str, names: Mapping[int, str]) -> None:
-    """Monthly top 5 by the chosen measure: a row per month, a few pictures per style."""
+def left_out_note(month_table: pd.DataFrame, min_n: int) -> str:
+    """Which months the top 5 leaves out and why ('' when none)."""
+    small = trends.small_periods(month_table, min_n, with_rows_only=True)
+    if small.empty:
+        return ""
+    return (f"Left out of the top 5: {_listed(small, 'month')}: fewer than {min_n} images that month, too few for a "
+            "ranking (one post can make a style #1 at 50 %). Lower *Fewest images* above to include them.")
+
+
+def gallery_section(view: StylesView, value: str, names: Mapping[int, str], min_n: int = 0) -> None:
+    """Monthly top 5 by the chosen measure: a row per month, a few pictures per style; months with fewer
+    than min_n images are left out with a note."""
     st.subheader("Monthly top 5")
     month_table = ui.shares(view, "month")
     top = trends.top_changes(trends.top_styles(month_table, 5, value=value), month_table, value)
+    dropped = set(trends.small_periods(month_table, min_n)["period"]) if min_n else set()
     top = top.assign(period=pd.to_datetime(top["period"]), style_name=top["style"].map(names))
+    top = top[~top["period"].isin(dropped)]
+    note = left_out_note(month_table, min_n) if min_n else ""
+    if note:
+        st.info(note, icon=":material/filter_alt:")
     months = sorted(top["period"].drop_duplicates())
     if not months:
         st.caption("No months to show.")
         return
-    st.caption(f"Ranked by {MEASURES[value]}; the change is against the month before, *new* marks a style "
-               "that was not in that month's top 5.")
+    st.caption(f"Ranked by {MEASURES[value]}; n = the images behind the month's shares; the change is against the "
+               "month before, *new* marks a style that was not in that month's top 5.")
     cols = st.columns([3, 1])
     with cols[0]:
         first, last = month_range(months)
@@ -152,21 +219,23 @@ def gallery_section(view: StylesView, value: str, names: Mapping[int, str]) -> N
     shown = top[(top["period"] >= first) & (top["period"] <= last)]
     exemplars = {int(s): list(ex) for s, ex in zip(view.styles["style"], view.styles["exemplars"])}
     gallery = plots.top_gallery(view.posts, shown, exemplars, per_style=per_style, period="month")
-    extra = ["period", "style", "count", "change", "new"] + ([value] if value != "share" else [])
+    extra = ["period", "style", "count", "change", "new"] + [c for c in ("n",) if c in shown] + (
+        [value] if value != "share" else [])
     gallery = gallery.astype({"period": "datetime64[ns]"}).merge(shown[extra], on=["period", "style"], how="left")
     thumbs = ui.images([h for hs in gallery["image_hashes"] for h in hs], "thumb")
     likes = _likes(view.posts)
+    unit = unit_of(view)
     for month in sorted(shown["period"].drop_duplicates(), reverse=True):
-        month_row(month, gallery[gallery["period"] == month].sort_values("rank"), thumbs, likes, value)
+        month_row(month, gallery[gallery["period"] == month].sort_values("rank"), thumbs, likes, value, unit)
 
 
 def month_row(month: pd.Timestamp, rows: pd.DataFrame, thumbs: Mapping[str, bytes], likes: Mapping[str, int],
-              value: str) -> None:
+              value: str, unit: str = "posts") -> None:
     """One bordered row: the month, then up to five styles with their pictures."""
     with st.container(border=True, key=f"trends_month_{month:%Y%m}"):
         st.markdown(f"**{month:%Y-%m}**")
         for slot, rec in zip(st.columns(5), rows.itertuples(index=False)):
-            slot.caption(_slot_caption(rec, value))
+            slot.caption(_slot_caption(rec, value, unit))
             pictures = [(thumbs[h], f"♥ {likes.get(p, 0):,}") for p, h in zip(rec.post_ids, rec.image_hashes)
                         if h in thumbs]
             if pictures:
@@ -185,4 +254,4 @@ style_names = dict(zip(view.styles["style"].astype(int), view.styles["name"].ast
 style_names |= {sid: f"★ {name}" for name, sid in selections.selection_style_ids(saved).items()}
 share_table, chosen_period, measure, chosen_styles = share_section(view, style_names)
 lifespan_section(share_table, chosen_period, measure, style_names, chosen_styles)
-gallery_section(view, measure, style_names)
+gallery_section(view, measure, style_names, min_images())
