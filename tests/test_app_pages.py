@@ -234,8 +234,8 @@ def test_data_page_import_shows_accepted_and_rejected(demo_db_copy, monkeypatch)
     assert accepted + rejected == 5 and rejected >= 1 and accepted >= 1
     rejects = frame_with(at, "source", "row_number", "reason")
     assert len(rejects) >= rejected
-    history = frame_with(at, "file_name", "rows_read", "accepted")
-    assert "messy.csv" in set(history["file_name"])
+    history = frame_with(at, "file", "rows read", "accepted")
+    assert "messy.csv" in set(history["file"])
     # the quality summary and its per-period chart
     assert any(m.label == "First post" for m in at.metric)
     assert charts(at) and charts(at)[0].data[0].type == "bar"

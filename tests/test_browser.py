@@ -8,6 +8,7 @@ Set TREND_SKIP_BROWSER=1 to skip; otherwise a missing browser is a failure.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -43,8 +44,14 @@ def _free_port() -> int:
 def server(demo_db, copy_db, tmp_path_factory):
     """A streamlit server on a free port, on a private copy of the demo database."""
     db = copy_db(demo_db, tmp_path_factory.mktemp("browser") / "demo.duckdb")
+    with _streamlit(db, tmp_path_factory.mktemp("browser_log") / "streamlit.log") as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _streamlit(db: Path, log: Path):
+    """`streamlit run app.py` on a free port against the database `db`; yields the base URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("browser_log") / "streamlit.log"
     env = dict(os.environ, TREND_DB=str(db), PYTHONUNBUFFERED="1")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -262,3 +269,77 @@ def test_forecast_trains_and_offers_csv(server, page):
     _wait_idle(page, 300)
     _no_exception(page)
     assert download.count() == 1
+
+
+# A Xiaohongshu crawl as it is exported: one row per image, MM-DD dates for the current year, counts
+# with units, emoji written as :name: codes, image paths that start with the images folder's name.
+MULTI_IMAGE_CRAWL = [
+    ("p1", 1, "03-05", "1万", "法式碎花裙 :smile: #碎花", "images/p1_1.jpg"),
+    ("p1", 2, "03-05", "1万", "法式碎花裙 :smile: #碎花", "images/p1_2.jpg"),
+    ("p1", 3, "03-05", "1万", "法式碎花裙 :smile: #碎花", "images/p1_3.jpg"),
+    ("p2", 1, "2024-03-10", "2.5万", "通勤西装 :heart_eyes:", "images/p2_1.jpg"),
+    ("p2", 2, "2024-03-10", "2.5万", "通勤西装 :heart_eyes:", "images/p2_2.jpg"),
+    ("p3", 1, "01-08", "35", "运动风 :fire: 小红书", "images/p3_1.jpg"),
+]
+
+
+def _metric(page, label: str) -> str:
+    """The value of the main area's metric with this exact label."""
+    metric = page.locator('[data-testid="stMain"] [data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")))
+    return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_data_page_imports_a_multi_image_crawl_from_a_server_path(browser, page, tmp_path):
+    """Posts file and images folder typed into "File on the server" on an empty database; the posts file
+    lies in another folder than the images, so `images/p1_1.jpg` is found only under the images folder
+    itself (the `images/` prefix case)."""
+    import csv
+
+    from PIL import Image
+
+    images, export = tmp_path / "images", tmp_path / "export"
+    images.mkdir()
+    export.mkdir()
+    for i, row in enumerate(MULTI_IMAGE_CRAWL):
+        Image.new("RGB", (48, 64), ((37 * i) % 256, 90, 160)).save(images / Path(row[5]).name, "JPEG")
+    posts = export / "crawl.csv"
+    with open(posts, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["post_id", "image_no", "post_date", "post_like", "post_content", "post_img"])
+        writer.writerows(MULTI_IMAGE_CRAWL)
+
+    with _streamlit(tmp_path / "empty.duckdb", tmp_path / "streamlit.log") as base:
+        _open(page, base, "data", "Data")
+        page.get_by_role("tab", name="File on the server").click()
+        for label, value in (("Posts file path", posts), ("Images folder (optional)", images)):
+            box = page.get_by_label(label, exact=True)
+            box.fill(str(value))
+            box.press("Enter")
+            _wait_idle(page)
+        page.get_by_text("Columns: 6 of 6 used", exact=True).wait_for()  # the header was read
+        page.get_by_role("button", name="Import from path").click()
+        page.get_by_role("heading", name="Last import").wait_for()
+        page.get_by_text(re.compile(r"crawl\.csv: 6 accepted \+ 0 current rejects")).wait_for()  # the page's end
+        _wait_idle(page)
+        if os.environ.get("TREND_BROWSER_SHOTS"):
+            page.set_viewport_size({"width": 1440, "height": 3000})
+            page.wait_for_timeout(500)
+            page.screenshot(path=os.path.join(os.environ["TREND_BROWSER_SHOTS"], "data_import.png"), full_page=True)
+        _no_exception(page)
+        shown = {label: _metric(page, label) for label in
+                 ("rows read", "accepted", "rejected", "posts", "images", "added")}
+        assert shown == {"rows read": "6", "accepted": "6", "rejected": "0", "posts": "3", "images": "6",
+                         "added": "3"}
+        assert page.get_by_role("tab", name="File on the server").get_attribute("aria-selected") == "true"
+        assert page.get_by_label("Posts file path", exact=True).input_value() == str(posts)
+        page.get_by_text("Rejected rows (0)", exact=True).wait_for()
+        assert page.get_by_text("No rejected rows.", exact=True).count() == 1
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "6 rows accepted + 0 rejected = 6 rows read" in main
+        assert "4 rows had no year (MM-DD): given 2024 (latest on or before 2024-03-10)" in main
+        assert "were not found" not in main  # every image was found
+        assert "crawl.csv: 6 accepted + 0 current rejects = 6; rows read 6" in main
+        assert not re.search(r"\bnan\b", main, re.IGNORECASE), re.findall(r".{0,60}\bnan\b.{0,60}", main, re.I)
+        sidebar = page.locator('[data-testid="stSidebar"] [data-testid="stMetric"]').filter(has_text="Posts")
+        assert sidebar.locator('[data-testid="stMetricValue"]').inner_text().strip() == "3"  # redrawn after the import

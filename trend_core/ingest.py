@@ -323,7 +323,8 @@ def _canonical_target(name: str) -> str:
 
 def column_map(columns: list[str], mapping: dict | None = None) -> dict[str, str]:
     """canonical column -> the file's column: user mapping first, then exact canonical names,
-    then Xiaohongshu crawl names, then DEFAULT_ALIASES (case-insensitive). First match wins."""
+    then Xiaohongshu crawl names, then DEFAULT_ALIASES (case-insensitive). First match wins.
+    A mapping target of None or "" ignores that column (no alias picks it)."""
     assigned: dict[str, str] = {}
     used: set[str] = set()
     lower = {c.strip().lower(): c for c in reversed(columns)}
@@ -331,6 +332,9 @@ def column_map(columns: list[str], mapping: dict | None = None) -> dict[str, str
         col = theirs if theirs in columns else lower.get(str(theirs).strip().lower())
         if col is None:
             raise ValueError(f"mapping names column {theirs!r}, which the file lacks; available columns: {columns}")
+        if target is None or not str(target).strip():
+            used.add(col)
+            continue
         canon = _canonical_target(str(target))
         if canon not in assigned:
             assigned[canon] = col
@@ -357,6 +361,24 @@ def read_table(path_or_buffer: Any, file_name: str | None = None, mapping: dict 
     data, name, _ = _file_bytes(path_or_buffer)
     raw = _read_raw(data, file_name or name)
     return _frame(raw, column_map(raw.columns, mapping))
+
+
+def preview_columns(path_or_buffer: Any, file_name: str | None = None, mapping: dict | None = None
+                    ) -> tuple[list[str], dict[str, str | None], dict[str, str]]:
+    """What an import would make of a file's columns, before importing: (the file's columns, column ->
+    the canonical column it would be used as (None: ignored) under `mapping` and the aliases, column ->
+    its first non-blank value, at most 60 characters)."""
+    data, name, _ = _file_bytes(path_or_buffer)
+    raw = _read_raw(data, file_name or name)
+    use = {theirs: canon for canon, theirs in column_map(raw.columns, mapping).items()}
+    examples: dict[str, str] = {}
+    for rec in raw.records.values():
+        for col in raw.columns:
+            if col not in examples and not _is_blank(rec.get(col)):
+                examples[col] = _text(rec.get(col)).strip()[:60]
+        if len(examples) == len(raw.columns):
+            break
+    return list(raw.columns), {c: use.get(c) for c in raw.columns}, examples
 
 
 def _frame(raw: _Raw, cmap: dict[str, str]) -> pd.DataFrame:
