@@ -120,7 +120,7 @@ def posts() -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _load_view(db: str, clustering_key: str, _config: PipelineConfig) -> pipeline.StylesView:
+def _load_view(db: str, clustering_key: str, share_unit: str, _config: PipelineConfig) -> pipeline.StylesView:
     view = pipeline.load_view(get_store(db), _config)
     if view is None:
         raise _NotComputed(clustering_key)
@@ -132,27 +132,27 @@ def current_view() -> pipeline.StylesView | None:
     config = current_config()
     keys = pipeline.stage_keys(dataset_key(), config)
     try:
-        return _load_view(db_path(), keys.fit, config)
+        return _load_view(db_path(), keys.fit, config.share_unit, config)
     except _NotComputed:
         return None
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def _shares(db: str, clustering_key: str, period: str, _view: pipeline.StylesView) -> pd.DataFrame:
+def _shares(db: str, share_key: str, period: str, _view: pipeline.StylesView) -> pd.DataFrame:
     return _view.shares(period)
 
 
 def shares(view: pipeline.StylesView, period: str) -> pd.DataFrame:
-    return _shares(db_path(), view.clustering_key, period, view)
+    return _shares(db_path(), view.share_key, period, view)
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def _top_styles(db: str, clustering_key: str, period: str, n: int, _view: pipeline.StylesView) -> pd.DataFrame:
+def _top_styles(db: str, share_key: str, period: str, n: int, _view: pipeline.StylesView) -> pd.DataFrame:
     return _view.top_styles(period, n)
 
 
 def top_styles(view: pipeline.StylesView, period: str = "month", n: int = 5) -> pd.DataFrame:
-    return _top_styles(db_path(), view.clustering_key, period, n, view)
+    return _top_styles(db_path(), view.share_key, period, n, view)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

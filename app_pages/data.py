@@ -230,11 +230,13 @@ if ui.post_count() > 0:
     has_text = (frame["content"].fillna("").astype(str).str.strip() != "") | (
         frame["title"].fillna("").astype(str).str.strip() != "")
     cols = st.columns(6)
-    cols[0].metric("Posts", f"{len(frame):,}")
+    n_posts = frame["post"].nunique() if "post" in frame else len(frame)
+    cols[0].metric("Posts", f"{n_posts:,}", help=f"{len(frame):,} images (rows) in all")
     cols[1].metric("First post", f"{dates.min():%Y-%m-%d}")
     cols[2].metric("Last post", f"{dates.max():%Y-%m-%d}")
-    cols[3].metric("With image", f"{has_image.mean():.0%}")
-    cols[4].metric("With text", f"{has_text.mean():.0%}")
+    by_post = frame["post"] if "post" in frame else frame["post_id"]
+    cols[3].metric("With image", f"{has_image.groupby(by_post).any().mean():.0%}", help="share of posts")
+    cols[4].metric("With text", f"{has_text.groupby(by_post).any().mean():.0%}", help="share of posts")
     cols[5].metric("Posters", f"{frame['poster_id'].nunique():,}")
     period = st.segmented_control("Count per", ["day", "week", "month"], default="month", key="data_period")
     st.plotly_chart(plots.posts_per_period(frame, period or "month"), key="data_counts_chart")

@@ -33,6 +33,27 @@ def _plugin_select(label: str, choices: list[Choice], setting: str, current: str
     return chosen
 
 
+ROUTE_WORDS = {"fitted": "styled on their fused features", pipeline.TEXT_ASSIGNED: "text-assigned: no usable "
+              "image, given the nearest style by text + engagement"}
+
+
+def _routes_section(view: pipeline.StylesView) -> None:
+    """How many images and posts each route covers, and a one-click switch to text-only features when
+    most posts have no image."""
+    routes = view.routes()
+    parts = [f"{int(r.images):,} images of {int(r.posts):,} posts {ROUTE_WORDS.get(r.route, r.route)}"
+             for r in routes.itertuples(index=False)]
+    st.caption("Coverage: " + "; ".join(ui.md(p) for p in parts) + ".")
+    image_blocks = set(pipeline.IMAGE_BLOCKS) & set(view.config.fusion.modalities)
+    if image_blocks and view.mostly_without_images():
+        st.warning("Most posts have no image, so the styles rest on the few posts that have one. Text-only "
+                   "features (text + engagement) use every post.")
+        if st.button("Use text-only features", key="styles_text_only"):
+            pipeline.save_choice(ui.store(), "modalities", ["text", "engagement"])
+            _apply_and_record(view, "Computing styles from text + engagement")
+            st.rerun()
+
+
 def _apply_and_record(before: pipeline.StylesView, label: str) -> None:
     """Re-cluster with the saved choices, remember `before` as the previous clustering and carry the
     names the analyst gave to the matched new styles."""
@@ -178,10 +199,7 @@ with left:
 ui.show_last_reports(expanded=True)
 
 st.subheader(f"{len(view.styles)} styles")
-excluded = view.posts["excluded"].dropna()
-if len(excluded):
-    st.caption(f"{len(excluded):,} of {len(view.posts):,} posts were left out of style fitting: "
-               + ", ".join(f"{reason} ({n})" for reason, n in excluded.value_counts().head(4).items()))
+_routes_section(view)
 table = view.styles[["style", "name", "size", "keywords", "phrases"]].copy()
 table["share"] = table["size"] / max(int(table["size"].sum()), 1)
 st.dataframe(table, hide_index=True, width="stretch", key="styles_table",

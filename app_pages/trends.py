@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages import _common as ui
 from trend_core import pipeline, plots, selections, trend_charts, trends
+from trend_core.config import SHARE_UNITS
 from trend_core.pipeline import StylesView
 
 LEVEL = 0.95
@@ -46,6 +47,11 @@ def _save_min_images() -> None:
     pipeline.save_choice(ui.store(), "min_period_images", int(st.session_state["trends_min_images"]))
 
 
+def _save_share_unit() -> None:
+    pipeline.save_choice(ui.store(), "share_unit", st.session_state["trends_share_unit"])
+    ui.clear_caches()
+
+
 def unit_of(view: StylesView) -> str:
     """What shares count: the configured unit (images or posts), else what the posts' weights say."""
     unit = getattr(view.config, "share_unit", None)
@@ -74,6 +80,10 @@ def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFr
     cols = st.columns([1.4, 1.4, 1.3, 1.2, 3])
     period = cols[0].radio("Period", list(trends.PERIODS), index=2, horizontal=True, key="trends_period")
     kind = cols[1].radio("Chart", list(KINDS), format_func=KINDS.get, horizontal=True, key="trends_kind")
+    cols[1].radio("Shares count", list(SHARE_UNITS), index=list(SHARE_UNITS).index(view.config.share_unit),
+                  horizontal=True, key="trends_share_unit", on_change=_save_share_unit,
+                  help="images: every image is one look, as the original study counted; posts: every post "
+                       "counts once, split evenly over its images' styles (a saved setting, used by Forecast too).")
     cols[2].write("")
     weighted = cols[2].toggle("Engagement-weighted", key="trends_engagement",
                               help="Each style's share of the period's likes + collects + comments instead of "

@@ -55,7 +55,8 @@ def subheaders(at: AppTest) -> list[str]:
 # -- colour by ---------------------------------------------------------------------------------------
 def test_colour_by_changes_the_traces(demo_db, monkeypatch):
     view = view_for(demo_db)
-    kept = int((view.posts["style"] >= 0).sum())
+    placed = map_charts.placed_posts(view.kept_posts())  # text-assigned posts have no place on the map
+    kept = len(placed)
     at = open_map(demo_db, monkeypatch)
     styled = the_map(at)
     assert {t.type for t in styled.data} == {"scattergl"} and len(styled.data) == view.k
@@ -66,7 +67,7 @@ def test_colour_by_changes_the_traces(demo_db, monkeypatch):
     assert len(engagement.data) == 1 and engagement.data[0].type == "scattergl"
     marker = engagement.data[0].marker
     assert marker.colorbar.title.text == "likes + collects + comments"
-    assert np.allclose(sorted(marker.color), sorted(np.log10(1 + view.kept_posts()[["likes", "collects", "comments"]]
+    assert np.allclose(sorted(marker.color), sorted(np.log10(1 + placed[["likes", "collects", "comments"]]
                                                                   .sum(axis=1).to_numpy())))
     assert drawn_points(engagement) == kept
 
@@ -87,7 +88,7 @@ def test_colour_by_changes_the_traces(demo_db, monkeypatch):
 # -- month slider ------------------------------------------------------------------------------------
 def test_month_slider_draws_only_posts_up_to_the_month(demo_db, monkeypatch):
     view = view_for(demo_db)
-    kept = view.kept_posts()
+    kept = map_charts.placed_posts(view.kept_posts())
     at = open_map(demo_db, monkeypatch)
     slider = at.select_slider(key="map_month")
     labels = list(slider.options)

@@ -64,7 +64,8 @@ def test_view_accounts_for_every_post(demo_store: Store) -> None:
     assert len(view.posts) == demo_store.count_posts() == N_POSTS
     left_out = view.posts[view.posts["style"] < 0]
     assert left_out["excluded"].notna().all()
-    assert view.styles["size"].sum() == (view.posts["style"] >= 0).sum()
+    assert view.styles["size"].sum() == (view.posts["route"] == "fitted").sum()
+    assert ((view.posts["style"] >= 0) == view.posts["route"].isin(["fitted", "text-assigned"])).all()
     monthly = view.shares("month")
     sums = monthly.groupby("period")["share"].sum()
     assert ((sums - 1).abs() < 1e-9).all()

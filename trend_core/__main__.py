@@ -41,6 +41,10 @@ def _pipeline_config(args: argparse.Namespace, store: Store) -> PipelineConfig:
         config = replace(config, image=config.image.replace(encoder=args.encoder))
     if getattr(args, "text_method", None):
         config = replace(config, text=config.text.replace(method=args.text_method))
+    if getattr(args, "share_unit", None):
+        config = replace(config, share_unit=args.share_unit)
+    if getattr(args, "no_text_assign", False):
+        config = replace(config, text_assign=False)
     return config
 
 
@@ -79,7 +83,12 @@ def _require_view(store: Store, args: argparse.Namespace):
     from trend_core.pipeline import load_view
     from trend_core.plugins import effective_config
 
-    view = load_view(store, effective_config(_pipeline_config(args, store), fallback=args.fallback)[0])
+    config = effective_config(_pipeline_config(args, store), fallback=args.fallback)[0]
+    view = load_view(store, config)
+    if view is None and config.style_source == "labels":  # the imported labels are the styles: compute now
+        from trend_core.pipeline import run_pipeline
+
+        view = run_pipeline(store, config, None if args.quiet else _stderr_progress, fallback=args.fallback).view
     if view is None:
         sys.exit("no styles computed for these settings yet: run `python -m trend_core run` first")
     return view
@@ -224,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     styles.add_argument("--min-clothing", type=float, help="leave out images with less clothing than this share (0.05)")
     styles.add_argument("--encoder", help="image encoder: handcrafted, resnet50, clip (`plugins` lists them)")
     styles.add_argument("--text-method", choices=["tfidf", "word2vec", "sentence"], help="text features")
+    styles.add_argument("--share-unit", choices=["images", "posts"],
+                        help="shares count images (default, one look per image) or posts (each post split evenly "
+                             "over its images' styles)")
+    styles.add_argument("--no-text-assign", action="store_true",
+                        help="leave posts without a usable image out of the styles instead of giving them the "
+                             "nearest style by text + engagement")
     styles.add_argument("--fallback", action="store_true",
                         help="use the weights-free part when a chosen one cannot run here (else stop with how to fix it)")
     sub = parser.add_subparsers(dest="command", required=True)

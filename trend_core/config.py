@@ -115,6 +115,9 @@ class ForecastConfig(StageConfig):
     seed: int = 0
 
 
+SHARE_UNITS = ("images", "posts")  # what a style's share counts (PipelineConfig.share_unit)
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """All stage settings together; the CLI and the app build one of these."""
@@ -127,3 +130,8 @@ class PipelineConfig:
     trends: TrendConfig = field(default_factory=TrendConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     style_source: str = "clusters"  # "clusters": K-means on fused vectors; "labels": the imported style column
+    # a post with no usable image (when image blocks are fused) takes the style whose centre is nearest in
+    # the text + engagement space ("text-assigned") and counts in trends
+    text_assign: bool = True
+    share_unit: str = "images"      # shares count images ("images", as the original study) or posts ("posts":
+    #                                 each post split evenly over its images' styles)

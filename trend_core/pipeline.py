@@ -15,7 +15,7 @@ import pandas as pd
 from trend_core import styles as style_ops
 from trend_core import text as text_ops
 from trend_core import trends
-from trend_core.config import ForecastConfig, PipelineConfig, stable_hash
+from trend_core.config import SHARE_UNITS, ForecastConfig, PipelineConfig, stable_hash
 from trend_core.embed.fusion import fuse
 from trend_core.embed.numeric import engagement_matrix
 from trend_core.embed.text import make_text_embedder
@@ -25,6 +25,18 @@ from trend_core.store import Store
 
 Progress = Callable[[float, str], None]
 IMAGE_BLOCKS = ("image", "mask")  # fused blocks read from per-image vectors (full photo, masked clothing)
+TEXT_ASSIGNED = "text-assigned"   # route of a look with no usable image, styled by its text + engagement
+IMAGE_REASONS = ("no image", "image not segmented", "clothing below")  # exclusions text assignment can fill
+
+
+def post_keys(posts: pd.DataFrame) -> pd.Series:
+    """The post each row (look) belongs to: `post` from Store.load_posts, else the row's post_id."""
+    return posts["post"] if "post" in posts else posts["post_id"]
+
+
+def text_rows(text_arrays: dict[str, np.ndarray], posts: pd.DataFrame) -> np.ndarray:
+    """Row of the (per post) text artifact for each look of `posts`."""
+    return pd.Index(text_arrays["post_ids"].astype(str)).get_indexer(post_keys(posts).astype(str))
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -72,7 +84,9 @@ def stage_keys(dataset_key: str, config: PipelineConfig) -> StageKeys:
     fusion = config.fusion.key(stable_hash(seg, image, mask, text, config.style_source))
     reduce_key = config.styles.reduce_key(fusion)
     sweep = config.styles.sweep_key(fusion)
-    fit = stable_hash("fit", config.styles.k, config.styles.seed, config.style_source, reduce_key, sweep)
+    assign = config.text_assign and uses_images and config.style_source != "labels"
+    fit = stable_hash("fit", config.styles.k, config.styles.seed, config.style_source, reduce_key, sweep,
+                      *(["text-assign"] if assign else []))
     return StageKeys(dataset_key, seg, image, mask, text, fusion, reduce_key, sweep, fit)
 
 
@@ -107,6 +121,10 @@ def config_from_settings(store: Store, base: PipelineConfig | None = None) -> Pi
         config = replace(config, fusion=config.fusion.replace(modalities=tuple(modalities)))
     if source:
         config = replace(config, style_source=source)
+    if choices.get("text_assign") is not None:
+        config = replace(config, text_assign=bool(choices["text_assign"]))
+    if choices.get("share_unit") in SHARE_UNITS:
+        config = replace(config, share_unit=choices["share_unit"])
     sweep_range = {name: choices.get(name) for name in ("k_min", "k_max", "silhouette_repeats")}
     if any(v is not None for v in sweep_range.values()):
         config = replace(config, styles=config.styles.replace(
@@ -172,9 +190,11 @@ def rename_style(store: Store, clustering_key: str, style: int, name: str) -> di
 # -- stages --------------------------------------------------------------------------------------
 def run_text(store: Store, posts: pd.DataFrame, config: PipelineConfig, key: str) -> bool:
     """Tokenise posts, embed them with the configured text method and keep each post's keyphrase
-    candidates (for style descriptions); stored under the text key. Returns True when cached."""
+    candidates (for style descriptions); stored under the text key, one row per post (the images of
+    a post share its text: `text_rows` maps looks to rows). Returns True when cached."""
     if store.has_artifact(key):
         return True
+    posts = posts.assign(post_id=post_keys(posts)).drop_duplicates("post_id")
     stopwords = text_ops.load_stopwords()
     docs = [text_ops.post_document(t, c, g) for t, c, g in zip(posts["title"], posts["content"], posts["tags"])]
     tokens = [text_ops.tokenize(d, stopwords) for d in docs]
@@ -194,7 +214,7 @@ def _exclusions(posts: pd.DataFrame, ratios: dict[str, float], config: PipelineC
     if config.style_source == "labels":
         labels = posts["style_label"]
         reasons[(labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()] = "no style label"
-    if set(IMAGE_BLOCKS) & set(config.fusion.modalities):
+    if set(IMAGE_BLOCKS) & set(config.fusion.modalities) and config.style_source != "labels":
         for i, h in enumerate(posts["image_hash"]):
             if reasons[i]:
                 continue
@@ -218,25 +238,31 @@ def run_fusion(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: 
         ratios = {h: r for h, (r, _) in store.load_masks(hashes, segmenter_key(config)).items()}
     reasons = _exclusions(posts, ratios, config)
     kept = reasons == ""
-    blocks: dict[str, np.ndarray] = {}
-    for block in IMAGE_BLOCKS:
-        if block in mods:
-            vectors = store.load_image_vectors(hashes, image_set_key(config, masked=block == "mask"))
-            blocks[block] = (np.stack([vectors[h] for h in posts["image_hash"][kept]]) if kept.any()
-                             else np.zeros((0, 1), np.float32))
+    image_blocks = [b for b in IMAGE_BLOCKS if b in mods]
+    vectors = {b: store.load_image_vectors(hashes, image_set_key(config, masked=b == "mask")) for b in image_blocks}
+    if config.style_source == "labels" and not all(
+            isinstance(h, str) and h in vectors[b] for b in image_blocks for h in posts["image_hash"][kept]):
+        image_blocks = []  # labels as given: looks without a picture are kept; the map uses the other blocks
+    blocks = {b: (np.stack([vectors[b][h] for h in posts["image_hash"][kept]]) if kept.any()
+                  else np.zeros((0, 1), np.float32)) for b in image_blocks}
+    text_all = None
     if "text" in mods:
         text_arrays, _ = store.get_artifact(keys.text)
-        blocks["text"] = text_arrays["matrix"][kept]
+        text_all = text_arrays["matrix"][text_rows(text_arrays, posts)]
+        blocks["text"] = text_all[kept]
     if "engagement" in mods:
         blocks["engagement"] = engagement_matrix(posts[kept])
     weights = {"image": config.fusion.image_weight, "mask": config.fusion.mask_weight,
                "text": config.fusion.text_weight, "engagement": config.fusion.engagement_weight}
     fused = fuse(blocks, weights) if blocks and kept.any() else np.zeros((int(kept.sum()), 0), np.float32)
     ratio_arr = np.array([ratios.get(h, np.nan) if isinstance(h, str) else np.nan for h in posts["image_hash"]])
-    store.put_artifact(keys.fusion, "fusion", {
-        "post_ids": posts["post_id"].to_numpy(dtype=str), "kept": kept,
-        "reasons": reasons.astype(str), "clothing_ratio": ratio_arr, "matrix": fused},
-        {"modalities": list(mods), "kept": int(kept.sum())})
+    arrays = {"post_ids": posts["post_id"].to_numpy(dtype=str), "kept": kept,
+              "reasons": reasons.astype(str), "clothing_ratio": ratio_arr, "matrix": fused}
+    if image_blocks and config.style_source != "labels":  # for text assignment (a fit setting)
+        side = {"engagement": engagement_matrix(posts)} | ({"text": text_all} if text_all is not None else {})
+        arrays["assign_matrix"] = fuse(side, weights)  # every look, text + engagement only
+    store.put_artifact(keys.fusion, "fusion", arrays,
+                       {"modalities": list(mods), "image_blocks": image_blocks, "kept": int(kept.sum())})
     return False
 
 
@@ -273,8 +299,9 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
     Z = store.get_artifact(keys.reduce)[0]["Z"]
     kept = fused["kept"]
     text_arrays = store.get_artifact(keys.text)[0]
-    tokens = [t.split() for t in text_arrays["tokens"][kept]]
-    phrases = [text_ops.split_phrases(p) for p in text_arrays["phrases"][kept]]
+    rows = text_rows(text_arrays, posts)[kept]
+    tokens = [t.split() for t in text_arrays["tokens"][rows]]
+    phrases = [text_ops.split_phrases(p) for p in text_arrays["phrases"][rows]]
     post_ids = posts["post_id"].to_numpy(dtype=str)[kept]
     if config.style_source == "labels":
         if not len(kept) or posts["style_label"][kept].isna().all():
@@ -295,15 +322,35 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
     described = described.sort_values("style").reset_index(drop=True)
     if names is None:
         names = np.array([_style_name(s, kw) for s, kw in zip(described["style"], described["keywords"])])
+    assigned = (_text_assigned(fused, np.asarray(labels), k) if config.text_assign and "assign_matrix" in fused
+                else np.full(len(kept), -1))
     store.put_artifact(keys.fit, "fit", {
         "labels": np.asarray(labels, dtype=np.int64), "centers": centers.astype(np.float32),
-        "names": names.astype(str)}, {
+        "names": names.astype(str), "assigned": assigned.astype(np.int64)}, {
+        "text_assigned": int((assigned >= 0).sum()),
         "k": int(k), "auto_k": int(auto_k),
         "keywords": [list(map(str, kw)) for kw in described["keywords"]],
         "exemplars": [list(map(str, ex)) for ex in described["exemplars"]],
         "phrases": [[text_ops.phrase_text(p) for p in ph] for ph in described["phrases"]],
         "sizes": [int(s) for s in described["size"]]})
     return False
+
+
+def _text_assigned(fused: dict[str, np.ndarray], labels: np.ndarray, k: int) -> np.ndarray:
+    """Style of each look left out for want of a usable image: the style whose centre (mean of its
+    fitted looks in the text + engagement space) is nearest; -1 for every other look."""
+    side, kept, reasons = fused["assign_matrix"], fused["kept"], fused["reasons"].astype(str)
+    out = np.full(len(kept), -1, dtype=np.int64)
+    todo = np.flatnonzero(np.array([r.startswith(IMAGE_REASONS) for r in reasons]))
+    if not len(todo) or not kept.any() or side.shape[1] == 0:
+        return out
+    from sklearn.metrics import pairwise_distances_argmin
+
+    fitted = side[kept]
+    styles = np.array([s for s in range(k) if (labels == s).any()])
+    centres = np.stack([fitted[labels == s].mean(axis=0) for s in styles])
+    out[todo] = styles[pairwise_distances_argmin(side[todo], centres)]
+    return out
 
 
 def _style_name(style: int, keywords: list[str]) -> str:
@@ -368,7 +415,8 @@ def run_pipeline(store: Store, config: PipelineConfig | None = None, progress: P
     plan = _image_plan(store, hashes, config, keys) if set(IMAGE_BLOCKS) & set(config.fusion.modalities) else []
     plan += [
         ("text features", 0.15, keys.text,
-         lambda p: (run_text(store, posts, config, keys.text), f"{len(posts)} posts, {config.text.method}")),
+         lambda p: (run_text(store, posts, config, keys.text),
+                    f"{post_keys(posts).nunique():,} posts, {config.text.method}")),
         ("fusion", 0.05, keys.fusion,
          lambda p: (run_fusion(store, posts, config, keys), ", ".join(config.fusion.modalities))),
         ("reduce (UMAP)", 0.15, keys.reduce,
@@ -421,8 +469,30 @@ class StylesView:
     config: PipelineConfig
     _share_cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
+    @property
+    def share_key(self) -> str:
+        """The clustering and what its shares count (images or posts): the identity of its share tables."""
+        return f"{self.clustering_key}:{self.config.share_unit}"
+
     def kept_posts(self) -> pd.DataFrame:
+        """Looks with a style: fitted, or text-assigned (they count in trends)."""
         return self.posts[self.posts["style"] >= 0]
+
+    def routes(self) -> pd.DataFrame:
+        """How many looks (images) and posts each route covers: fitted on the fused features,
+        text-assigned, or left out (one row per reason)."""
+        route = np.where(self.posts["route"] == "left out",
+                         "left out: " + self.posts["excluded"].fillna("").astype(str), self.posts["route"])
+        frame = pd.DataFrame({"route": route, "post": post_keys(self.posts).to_numpy(),
+                              "has_image": self.posts["image_hash"].notna().to_numpy()})
+        table = frame.groupby("route", sort=False).agg(images=("route", "size"), posts=("post", "nunique"))
+        order = {"fitted": 0, TEXT_ASSIGNED: 1}
+        return table.reset_index().sort_values("route", key=lambda r: r.map(order).fillna(2), kind="stable")
+
+    def mostly_without_images(self) -> bool:
+        """True when most posts have no image at all (text features are the better choice then)."""
+        posts = self.posts.assign(_p=post_keys(self.posts)).groupby("_p")["image_hash"].count()
+        return bool((posts == 0).mean() > 0.5)
 
     def shares(self, period: str = "month") -> pd.DataFrame:
         """Each style's share of posts per period (long frame with style names)."""
@@ -439,6 +509,18 @@ class StylesView:
         names = dict(zip(self.styles["style"], self.styles["name"]))
         top["style_name"] = top["style"].map(names)
         return top
+
+
+def share_weights(posts: pd.DataFrame, unit: str) -> np.ndarray:
+    """What each styled look counts in a share: 1 per image ("images"), or 1 / (styled images of its
+    post) so that every post counts once, split evenly over its images' styles ("posts")."""
+    if unit not in SHARE_UNITS:
+        raise ValueError(f"share unit must be one of {SHARE_UNITS}, got {unit!r}")
+    styled = (posts["style"] >= 0).to_numpy()
+    if unit == "images":
+        return styled.astype(np.float64)
+    per_post = pd.Series(styled, index=post_keys(posts).to_numpy()).groupby(level=0).transform("sum").to_numpy()
+    return np.divide(styled, per_post, out=np.zeros(len(posts)), where=per_post > 0)
 
 
 def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.DataFrame | None = None,
@@ -460,6 +542,11 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
     view_posts = posts.copy()
     view_posts["style"] = -1
     view_posts.loc[kept, "style"] = fit_arrays["labels"]
+    text_styles = fit_arrays.get("assigned", np.full(len(kept), -1))
+    assigned = text_styles >= 0
+    view_posts.loc[assigned, "style"] = text_styles[assigned]
+    view_posts["route"] = np.where(kept, "fitted", np.where(assigned, TEXT_ASSIGNED, "left out"))
+    view_posts["weight"] = share_weights(view_posts, config.share_unit)
     default_names = fit_arrays["names"].astype(str)
     given = load_style_names(store, keys.fit)
     names = np.array([given.get(s, default) for s, default in enumerate(default_names)], dtype=object)
@@ -470,7 +557,7 @@ def load_view(store: Store, config: PipelineConfig | None = None, posts: pd.Data
     view_posts.loc[kept, "x"] = map2d[:, 0]
     view_posts.loc[kept, "y"] = map2d[:, 1]
     view_posts["clothing_ratio"] = fused_arrays["clothing_ratio"]
-    reasons = fused_arrays["reasons"]
+    reasons = np.where(assigned, "", fused_arrays["reasons"].astype(str))
     view_posts["excluded"] = [r if r else None for r in reasons]
     sweep_art = store.get_artifact(keys.sweep)
     sweep = _frame(sweep_art[0]) if sweep_art else pd.DataFrame(
@@ -501,9 +588,11 @@ FORECAST_VERSION = "refit-1"  # forward forecasts from models refitted on every 
 
 
 def forecast_key(view: StylesView, fcfg: ForecastConfig, saved: dict[str, list[str]] | None = None) -> str:
-    """A forecast is keyed by the clustering it reads, the saved selections forecast beside the
-    styles and every forecasting setting."""
-    return fcfg.key(stable_hash("forecast", FORECAST_VERSION, view.clustering_key, view.keys.dataset, saved or {}))
+    """A forecast is keyed by the clustering it reads (and what its shares count), the saved selections
+    forecast beside the styles and every forecasting setting."""
+    unit = [] if view.config.share_unit == "images" else [view.config.share_unit]  # images: keys as before
+    return fcfg.key(stable_hash("forecast", FORECAST_VERSION, view.clustering_key, view.keys.dataset, saved or {},
+                                *unit))
 
 
 def forecast_periods(store: Store, view: StylesView, period: str) -> int:
@@ -547,8 +636,7 @@ def _post_embeddings(store: Store, view: StylesView, modality: str) -> np.ndarra
         arrays = store.get_artifact(view.keys.text)
         if arrays is None:
             return None
-        index = pd.Index(arrays[0]["post_ids"])
-        return arrays[0]["matrix"][index.get_indexer(kept["post_id"])]
+        return arrays[0]["matrix"][text_rows(arrays[0], kept)]
     if modality in IMAGE_BLOCKS:
         hashes = sorted({h for h in kept["image_hash"] if isinstance(h, str)})
         if kept["image_hash"].isna().any():

@@ -61,11 +61,27 @@ def _pca_fallback(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     return np.pad(Z, ((0, 0), (0, n_components - Z.shape[1])))
 
 
+def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct rows of X in order of first appearance, index of each row of X in them)."""
+    if len(X) == 0:
+        return X, np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return X[first[order]], rank[np.ravel(inverse)]
+
+
 def reduce(X: np.ndarray, cfg: StyleConfig) -> tuple[np.ndarray, np.ndarray]:
     """UMAP (euclidean, min_dist 0, random_state cfg.seed) to cfg.n_components dims for clustering,
     and a second UMAP to 2 dims (min_dist 0.1) for the map. n_neighbors is clamped to n - 1; inputs
-    with fewer than 10 rows use PCA instead. Both float32."""
+    with fewer than 10 rows use PCA instead. Repeated rows (the images of a post without image
+    features) are reduced once and share their place. Both float32."""
     X = np.nan_to_num(np.asarray(X, dtype=np.float32))
+    distinct, rows = distinct_rows(X)
+    if len(distinct) < len(X):  # the looks of one post often share their vector: reduce each vector once
+        Z, map2d = reduce(distinct, cfg)
+        return Z[rows], map2d[rows]
     n = X.shape[0]
     if n < 10 or X.shape[1] == 0:
         return (_pca_fallback(X, cfg.n_components, cfg.seed).astype(np.float32),
