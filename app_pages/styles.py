@@ -43,7 +43,7 @@ def _routes_section(view: pipeline.StylesView) -> None:
     routes = view.routes()
     parts = [f"{int(r.images):,} images of {int(r.posts):,} posts {ROUTE_WORDS.get(r.route, r.route)}"
              for r in routes.itertuples(index=False)]
-    st.caption("Coverage: " + "; ".join(ui.md(p) for p in parts) + ".")
+    st.caption("Coverage: " + "; ".join(parts) + ".")  # the words are the library's, not data
     image_blocks = set(pipeline.IMAGE_BLOCKS) & set(view.config.fusion.modalities)
     if image_blocks and view.mostly_without_images():
         st.warning("Most posts have no image, so the styles rest on the few posts that have one. Text-only "
