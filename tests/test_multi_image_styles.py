@@ -111,3 +111,18 @@ def test_shares_count_images_or_posts(crawl_store):
     expected = styled[styled["period"] == first].groupby("style")["weight"].sum()
     got = month[month["period"] == first].set_index("style")["count"]
     assert np.allclose(got.reindex(expected.index).fillna(0), expected)
+
+
+def test_text_search_names_a_post_by_its_first_image(crawl_store):
+    from trend_core import search
+
+    store, _ = crawl_store
+    view = pipeline.run_pipeline(store, _config()).view
+    index = search.build_text_search(store, view)
+    first = view.posts[view.posts["images"] > 1].iloc[0]
+    word = next(t for t in str(first["title"]).split() if t)
+    result = search.search(view.posts, index, word, n=5)
+    assert len(result.frame) and result.frame["title"].notna().all()
+    assert set(result.frame["post_id"]) <= set(view.posts["post_id"])
+    multi = result.frame[result.frame["post_id"].str.contains("#")]
+    assert (multi["post_id"].str.endswith("#1")).all()

@@ -609,7 +609,7 @@ def _post_row(rng: np.random.Generator, seed: int, i: int, r: Any) -> dict[str, 
     title, content, tags = _post_text(rng, style)
     post_id = f"demo{seed}-{i + 1:05d}"
     return {
-        "post_id": post_id, "poster_id": f"d{seed}u{int(r.author):04d}", "title": title,
+        "post_id": post_id, "image_no": 1, "poster_id": f"d{seed}u{int(r.author):04d}", "title": title,
         "content": content, "tags": tags, "post_date": START + pd.Timedelta(days=int(r.day)),
         "likes": int(r.likes), "collects": int(r.collects), "comments": int(r.comments),
         "image_hash": None, "image_source": f"demo/{post_id}.png", "style_label": None,
@@ -620,7 +620,7 @@ def _post_row(rng: np.random.Generator, seed: int, i: int, r: Any) -> dict[str, 
 def _posts_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     posts = pd.DataFrame(rows, columns=POST_COLUMNS)
     posts["post_date"] = pd.to_datetime(posts["post_date"]).astype("datetime64[ns]")
-    for col in ("likes", "collects", "comments", "row_number"):
+    for col in ("likes", "collects", "comments", "row_number", "image_no"):
         posts[col] = posts[col].astype("int64")
     posts["image_hash"] = posts["image_hash"].astype(object)
     return posts

@@ -21,17 +21,12 @@ from trend_core.embed.numeric import engagement_matrix
 from trend_core.embed.text import make_text_embedder
 from trend_core.image_stages import image_set_key, run_image_embedding, run_segmentation, segmenter_key
 from trend_core.plugins import effective_config
-from trend_core.store import Store
+from trend_core.store import Store, post_keys
 
 Progress = Callable[[float, str], None]
 IMAGE_BLOCKS = ("image", "mask")  # fused blocks read from per-image vectors (full photo, masked clothing)
 TEXT_ASSIGNED = "text-assigned"   # route of a look with no usable image, styled by its text + engagement
 IMAGE_REASONS = ("no image", "image not segmented", "clothing below")  # exclusions text assignment can fill
-
-
-def post_keys(posts: pd.DataFrame) -> pd.Series:
-    """The post each row (look) belongs to: `post` from Store.load_posts, else the row's post_id."""
-    return posts["post"] if "post" in posts else posts["post_id"]
 
 
 def text_rows(text_arrays: dict[str, np.ndarray], posts: pd.DataFrame) -> np.ndarray:

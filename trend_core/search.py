@@ -26,6 +26,7 @@ import pandas as pd
 from trend_core.config import TextConfig
 from trend_core.embed.text import TextEmbedder, make_text_embedder
 from trend_core.image_stages import image_set_key
+from trend_core.store import post_keys
 from trend_core.text import clean_text, load_stopwords, post_document, tokenize
 
 if TYPE_CHECKING:
@@ -290,11 +291,13 @@ def build_text_search(store: Store, view: StylesView) -> TextSearch:
     if stored is None:
         raise SearchUnavailable("text features have not been computed for these posts: compute styles first")
     arrays = stored[0]
-    post_ids = arrays["post_ids"].astype(str)
-    posts = view.posts.assign(post_id=view.posts["post_id"].astype(str)).set_index("post_id").reindex(post_ids)
+    post_ids = arrays["post_ids"].astype(str)  # the text artifact has one row per post
+    first_looks = view.posts.assign(_post=post_keys(view.posts).astype(str)).drop_duplicates("_post")
+    posts = first_looks.set_index("_post").reindex(post_ids)
     docs = [post_document(t, c, g) for t, c, g in zip(posts["title"], posts["content"], posts["tags"])]
     tokens = [str(t).split() for t in arrays["tokens"]]
-    return TextSearch(view.config.text).fit(post_ids, tokens, docs, arrays["matrix"])
+    # a hit names the post's first look (its first image), the row the result table shows
+    return TextSearch(view.config.text).fit(posts["post_id"].astype(str).to_numpy(), tokens, docs, arrays["matrix"])
 
 
 def _post_image_vectors(store: Store, view: StylesView) -> tuple[str, np.ndarray, np.ndarray]:

@@ -66,6 +66,12 @@ def bytes_to_arrays(blob: bytes) -> dict[str, np.ndarray]:
         return {name: npz[name] for name in npz.files}
 
 
+def post_keys(posts: pd.DataFrame) -> pd.Series:
+    """The post each row (look) of a posts frame belongs to: `post` from Store.load_posts, else the
+    row's post_id (frames built by hand, one row per post)."""
+    return posts["post"] if "post" in posts else posts["post_id"]
+
+
 def _migrate_posts(con: duckdb.DuckDBPyConnection) -> None:
     """Databases written before multi-image posts keyed posts by post_id alone: rebuild the table with
     image_no (1 for a post with an image, 0 without) and the (post_id, image_no) key, in one transaction."""
