@@ -2,7 +2,6 @@
 the comparison with the previous clustering (matched styles and a Sankey of splits and merges) and exemplars."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui

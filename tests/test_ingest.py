@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from trend_core import ingest
+from trend_core import fields, ingest, media
 from trend_core.ingest import ImageRejected, normalise_image, parse_count, parse_date
 from trend_core.store import Store
 
@@ -92,7 +92,7 @@ EXPECTED_REASONS = {"bad_date": 1, "missing_date": 1, "bad_count": 2, "duplicate
 
 @pytest.fixture()
 def small_pixel_limit(monkeypatch):
-    monkeypatch.setattr(ingest, "MAX_PIXELS", 300_000)
+    monkeypatch.setattr(media, "MAX_PIXELS", 300_000)
 
 
 def _check_counts(summary: dict) -> None:
@@ -374,7 +374,7 @@ def test_parse_date_forms():
     assert parse_date("2024-03-05 10:20") == dt.date(2024, 3, 5)
     assert parse_date("2024-03-05 10:20:33") == dt.date(2024, 3, 5)
     assert parse_date("2024年3月5日") == dt.date(2024, 3, 5)
-    assert parse_date("07-15 广东") == ingest._MonthDay(7, 15)
+    assert parse_date("07-15 广东") == fields.MonthDay(7, 15)
     assert parse_date(pd.Timestamp("2024-01-01 10:00")) == dt.date(2024, 1, 1)
     for bad in ("02-30", "2023-02-29", "2024-13-01", "yesterday", "2024-03-05 25:00"):
         with pytest.raises(ValueError):
@@ -397,7 +397,7 @@ def test_normalise_image_rejects_and_conversions(monkeypatch):
     with pytest.raises(ImageRejected) as info:
         normalise_image(_png_header(40_000, 40_000))    # Pillow's DecompressionBombError
     assert info.value.reason == "image_too_large"
-    monkeypatch.setattr(ingest, "MAX_BYTES", 100)
+    monkeypatch.setattr(media, "MAX_BYTES", 100)
     with pytest.raises(ImageRejected) as info:
         normalise_image(ok)
     assert info.value.reason == "image_too_large"

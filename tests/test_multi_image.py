@@ -189,3 +189,13 @@ def test_a_database_from_before_multi_image_posts_is_migrated(tmp_path: Path):
     assert looks["likes"].tolist() == [1, 0] and looks["style_label"].tolist()[1] == "lab"
     Store(path)  # opening again does nothing more
     assert store.count_looks() == 2
+
+
+def test_cli_reference_date_gives_month_day_dates_their_year(crawl: Path, capsys):
+    from trend_core.__main__ import main
+
+    path = _csv(crawl / "d.csv", ["post_id", "post_date", "title"], [["a", "2023-12-30", "t"], ["b", "03-01", "t"]])
+    assert main(["ingest", "--db", str(crawl / "t.duckdb"), "--posts", str(path),
+                 "--reference-date", "2024-03-18"]) == 0
+    assert json.loads(capsys.readouterr().out)["dates"]["years"] == {"2024": 1}
+    assert Store(crawl / "t.duckdb").load_posts().set_index("post_id").loc["b", "post_date"] == pd.Timestamp("2024-03-01")

@@ -62,7 +62,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from trend_core.ingest import ingest_file
 
     mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
-    summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping)
+    summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping,
+                          reference_date=args.reference_date)
     _print_json(summary)
     return 0
 
@@ -251,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="import posts (CSV, JSON, JSONL, Parquet)")
     p.add_argument("--posts", required=True, help="posts file")
     p.add_argument("--images", help="folder that image paths are relative to")
-    p.add_argument("--map", nargs="*", metavar="THEIRS=OURS", help="column mapping, e.g. 发布时间=post_date")
+    p.add_argument("--map", nargs="*", metavar="THEIRS=OURS",
+                   help="column mapping, e.g. 发布时间=post_date or image_style=style_label")
+    p.add_argument("--reference-date", metavar="YYYY-MM-DD",
+                   help="the crawl's date: an MM-DD date gets the latest year on or before it (default: the "
+                        "latest full date in the file, else today)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("plugins", parents=[common], help="segmenters, encoders, text methods and whether each can run here")

@@ -210,12 +210,14 @@ def report(posts: pd.DataFrame, summaries: Iterable[Mapping[str, Any]] = (),
             f"given the latest year on or before the reference date ({refs}): {placed}. "
             + ("The same MM-DD form went to more than one year: check the reference date (the crawl date) "
                "before reading trends across the year boundary." if split else
-               "If the crawl was made on another date, re-import with that date as the reference date: it "
-               "decides each MM-DD row's year.")), level="warning" if split else "info"))
+               "If the crawl was made on another date, import the file into a new database with the crawl's "
+               "date (`ingest --reference-date`, or 'Crawl date' on the Data page): it decides each MM-DD "
+               "row's year.")), level="warning" if split else "info"))
     if no_image:
         warnings.append(_warning("no_image", (
             f"{no_image:,} of {n_posts:,} posts ({_pct(images['posts_without_image_share'])}) have no image: their "
-            "style comes from text and engagement only, and counting images they add nothing to shares.")))
+            "style comes from text and engagement only (text-assigned when image features are used), and each "
+            "counts as one look in shares.")))
     if no_picture:
         warnings.append(_warning("no_picture", (
             f"{no_picture:,} of {image_rows:,} image rows ({_pct(images['image_rows_without_picture_share'])}) have "
