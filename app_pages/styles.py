@@ -159,14 +159,33 @@ ui.show_fallback_notices()
 st.caption(f"Segmenter **{ui.md(config.segment.method)}** · image encoder **{ui.md(config.image.encoder)}** · "
            f"text **{ui.md(config.text.method)}** · features {ui.md(', '.join(config.fusion.modalities))}")
 
+def _source_choice(view: pipeline.StylesView) -> None:
+    """Styles from clustering or from the imported style column (offered when the posts carry labels)."""
+    if not ui.posts()["style_label"].notna().any():
+        return
+    sources = {"clusters": "clusters of the features", "labels": "my style column (labels as given)"}
+    chosen = st.radio("Styles from", list(sources), format_func=sources.get, horizontal=True,
+                      index=list(sources).index(view.config.style_source), key="styles_source")
+    if chosen != view.config.style_source:
+        pipeline.save_choice(ui.store(), "style_source", chosen)
+        _apply_and_record(view, "Computing styles from " + sources[chosen])
+        st.rerun()
+
+
+_source_choice(view)
 left, right = st.columns([3, 1])
+if config.style_source == "labels":
+    left.info(f"The styles are the {len(view.styles)} labels of your style column, as given: no K to choose. "
+              "The features below place the images on the Map.")
 with right:
-    st.markdown("**Choose K**")
+    st.markdown("**Choose K**" if config.style_source != "labels" else "**Features for the map**")
     sweep_ks = sorted(int(k) for k in view.sweep["k"]) if not view.sweep.empty else [view.k]
     saved_k = SAVED.get("k")
-    use_auto = st.checkbox(f"Auto (best silhouette: K = {view.auto_k})", value=not saved_k, key="styles_auto_k")
+    clustered = config.style_source != "labels"
+    use_auto = st.checkbox(f"Auto (best silhouette: K = {view.auto_k})", value=not saved_k, key="styles_auto_k",
+                           disabled=not clustered)
     k_value = st.number_input("K", min_value=min(sweep_ks), max_value=max(sweep_ks), value=int(view.k), step=1,
-                              key="styles_k", disabled=use_auto)
+                              key="styles_k", disabled=use_auto or not clustered)
     modalities = st.multiselect("Features used for styles", list(MODALITY_HELP),
                                 default=[m for m in config.fusion.modalities if m in MODALITY_HELP],
                                 key="styles_modalities", format_func=lambda m: MODALITY_HELP[m],
@@ -186,14 +205,15 @@ with right:
             pipeline.save_choice(s, "text_method", text_method)
             _apply_and_record(view, f"Applying K = {'auto' if use_auto else int(k_value)}")
             st.rerun()
-    st.metric("K in use", view.k, delta=None if view.k == view.auto_k else f"auto K = {view.auto_k}",
-              delta_color="off")
-with left:
-    second = st.radio("Second index", ["davies_bouldin", "calinski_harabasz"], horizontal=True,
-                      key="styles_second", format_func=lambda n: plots.SECOND_INDEX[n])
-    st.plotly_chart(plots.silhouette_curve(view.sweep, view.k, view.auto_k, second=second),
-                    key="styles_silhouette")
-    _sweep_range(view, config)
+    st.metric("K in use" if clustered else "Styles (labels)", view.k,
+              delta=None if view.k == view.auto_k else f"auto K = {view.auto_k}", delta_color="off")
+if clustered:
+    with left:
+        second = st.radio("Second index", ["davies_bouldin", "calinski_harabasz"], horizontal=True,
+                          key="styles_second", format_func=lambda n: plots.SECOND_INDEX[n])
+        st.plotly_chart(plots.silhouette_curve(view.sweep, view.k, view.auto_k, second=second),
+                        key="styles_silhouette")
+        _sweep_range(view, config)
 
 ui.show_last_reports(expanded=True)
 

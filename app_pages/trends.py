@@ -255,7 +255,7 @@ def month_row(month: pd.Timestamp, rows: pd.DataFrame, thumbs: Mapping[str, byte
 
 
 st.title("Trends")
-st.caption("How each style's share of posts moves over time, how long each stays popular, and the monthly "
+st.caption("How each style's share of images (or posts) moves over time, how long each stays popular, and the monthly "
            "top 5 with their pictures.")
 
 view = ui.require_view("trends")

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_app_pages import button, open_app, rerun
+from test_app_pages import button, charts, open_app, rerun
 
 from trend_core import ingest, pipeline
 from trend_core.demo import write_demo
@@ -52,3 +52,26 @@ def test_routes_are_stated_and_text_only_is_one_click(mostly_text_db, monkeypatc
     coverage = next(c.value for c in at.caption if c.value.startswith("Coverage:"))
     assert "text-assigned" not in coverage and f"{len(view.posts)} images of 60 posts" in coverage
     assert not any("Most posts have no image" in w.value for w in at.warning)
+
+
+def test_styles_from_the_style_column_or_from_clusters(demo_db_copy, monkeypatch):
+    store = Store(demo_db_copy)
+    with store.connect() as con:
+        con.execute("UPDATE posts SET style_label = true_style")
+    pipeline.save_choice(store, "style_source", "labels")
+    pipeline.run_pipeline(store, pipeline.config_from_settings(store))
+    at = open_app(demo_db_copy, monkeypatch, "app_pages/styles.py")
+    assert at.radio(key="styles_source").value == "labels"
+    assert any("labels of your style column" in i.value for i in at.info)
+    assert at.number_input(key="styles_k").disabled and at.checkbox(key="styles_auto_k").disabled
+    assert not any("Silhouette" in str(f.layout.title.text) for f in charts(at))
+    labels_view = pipeline.load_view(store)
+    assert sorted(labels_view.styles["name"]) == sorted(labels_view.posts["true_style"].unique())
+
+    at.radio(key="styles_source").set_value("clusters")
+    at = rerun(at)
+    assert pipeline.load_choices(store)["style_source"] == "clusters"
+    assert not any("labels of your style column" in i.value for i in at.info)
+    assert not at.checkbox(key="styles_auto_k").disabled
+    assert any("Silhouette" in str(f.layout.title.text) for f in charts(at))
+    assert pipeline.load_view(store).config.style_source == "clusters"

@@ -302,8 +302,9 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
         if not len(kept) or posts["style_label"][kept].isna().all():
             raise ValueError("styles from labels need a `style` column: no kept post has a style label "
                              "(import one, e.g. a column named style / label / 风格, or use clusters)")
-        names = np.array(sorted(posts["style_label"][kept].astype(str).unique()))
-        labels = np.searchsorted(names, posts["style_label"][kept].astype(str).to_numpy())
+        given = posts["style_label"][kept].astype(str)
+        names = np.array(sorted(given.unique(), key=_label_order))
+        labels = pd.Index(names).get_indexer(given.to_numpy())
         k = len(names)
         centers = np.stack([Z[labels == s].mean(axis=0) for s in range(k)])
         auto_k = k
@@ -329,6 +330,14 @@ def run_fit(store: Store, posts: pd.DataFrame, config: PipelineConfig, keys: Sta
         "phrases": [[text_ops.phrase_text(p) for p in ph] for ph in described["phrases"]],
         "sizes": [int(s) for s in described["size"]]})
     return False
+
+
+def _label_order(label: str) -> tuple[int, float, str]:
+    """Numbers first in numeric order (labels 2 before 10), then text in text order."""
+    try:
+        return 0, float(label), label
+    except ValueError:
+        return 1, 0.0, label
 
 
 def _text_assigned(fused: dict[str, np.ndarray], labels: np.ndarray, k: int) -> np.ndarray:

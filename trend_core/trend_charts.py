@@ -109,10 +109,15 @@ def _shade_small(fig: go.Figure, frame: pd.DataFrame, min_n: int | None, period:
                       annotation_position="top left", annotation_font_color="#757575")
 
 
-def _layout(fig: go.Figure, title: str, value: str, period: str) -> go.Figure:
+def value_label(value: str, unit: str = "posts") -> str:
+    """'share of images' / 'share of posts' (what the shares count), or the engagement-weighted share."""
+    return f"share of {unit}" if value == "share" else VALUE_LABELS.get(value, value)
+
+
+def _layout(fig: go.Figure, title: str, value: str, period: str, unit: str = "posts") -> go.Figure:
     fig.update_layout(title=title, hovermode="x unified", hoverlabel={"align": "left"},
                       xaxis={"title": period, "hoverformat": HOVER_FORMAT[period]},
-                      yaxis={"title": VALUE_LABELS.get(value, value), "tickformat": ".0%", "rangemode": "tozero"},
+                      yaxis={"title": value_label(value, unit), "tickformat": ".0%", "rangemode": "tozero"},
                       legend={"itemsizing": "constant"})
     return fig
 
@@ -157,9 +162,9 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
             hovertemplate="%{customdata[0]}: %{y:.1%}%{customdata[4]}" + band_text
                           + " · %{customdata[1]}<extra></extra>"))
     _shade_small(fig, frame, min_n, period)
-    heading = title or (f"{VALUE_LABELS.get(value, value)} per {period}"
+    heading = title or (f"{value_label(value, unit)} per {period}"
                         + (f", with {level:.0%} confidence bands" if banded else ""))
-    return _layout(fig, heading, value, period)
+    return _layout(fig, heading, value, period, unit)
 
 
 def share_area(shares: pd.DataFrame, value: str = "share", styles: Iterable[int] | None = None,
@@ -181,7 +186,7 @@ def share_area(shares: pd.DataFrame, value: str = "share", styles: Iterable[int]
             customdata=custom,
             hovertemplate="%{customdata[0]}: %{y:.1%}%{customdata[2]} · %{customdata[1]}<extra></extra>"))
     _shade_small(fig, frame, min_n, period)
-    return _layout(fig, title or f"{VALUE_LABELS.get(value, value)} per {period}, stacked", value, period)
+    return _layout(fig, title or f"{value_label(value, unit)} per {period}, stacked", value, period, unit)
 
 
 # -- lifespans -------------------------------------------------------------------------------------
