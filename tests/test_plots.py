@@ -213,3 +213,9 @@ def test_forecast_chart_clips_share_band_and_trims_history(posts):
     assert all(0.0 <= float(v) <= 1.0 for t in band for v in t.y)
     history = next(t for t in fig.data if t.name.endswith("· history"))
     assert len(history.x) == 2
+
+
+def test_posts_per_period_counts_a_multi_image_post_once(posts):
+    looks = pd.concat([posts.assign(post=posts["post_id"]), posts.head(5).assign(post=posts["post_id"].head(5))])
+    fig = plots.posts_per_period(looks, "month")
+    assert int(sum(fig.data[0].y)) == len(posts) < len(looks)

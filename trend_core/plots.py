@@ -267,10 +267,13 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
 
 
 def posts_per_period(posts: pd.DataFrame, period: str = "month") -> go.Figure:
-    """Bar chart of how many posts fall in each period (the data-quality view)."""
+    """Bar chart of how many posts fall in each period (the data-quality view); a post with several
+    images (rows sharing `post`) counts once."""
     if posts is None or posts.empty:
         return _empty("Posts per period", "no posts")
     freq = {"day": "D", "week": "W-MON", "month": "MS"}[period]
+    if "post" in posts:
+        posts = posts.drop_duplicates("post")
     dates = pd.to_datetime(posts["post_date"]).dropna()
     counts = dates.dt.to_period({"day": "D", "week": "W", "month": "M"}[period]).dt.start_time.value_counts().sort_index()
     full = pd.date_range(counts.index.min(), counts.index.max(), freq=freq) if period != "week" else counts.index
