@@ -51,3 +51,37 @@ def copy_db():
 def demo_db_copy(demo_db: Path, tmp_path: Path) -> Path:
     """A private copy of the demo database for a test that writes to it."""
     return _copy_db(demo_db, tmp_path / "demo_copy.duckdb")
+
+
+REAL_DIR = ROOT.parent / "shared" / "real"  # the real crawl: ../shared/real beside the checkout
+
+
+@pytest.fixture(scope="session")
+def real_image_rows() -> Path:
+    """../shared/real/xhs_image_rows.csv (one row per image); the test is skipped with the reason when absent."""
+    path = REAL_DIR / "xhs_image_rows.csv"
+    if not path.is_file():
+        pytest.skip(f"the shared real crawl is missing ({path} not found)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_crawl_db(tmp_path_factory, real_image_rows: Path) -> Path:
+    """The real crawl imported as the README says (image_style mapped to style_label). Read-only."""
+    from trend_core.ingest import ingest_file
+    from trend_core.store import Store
+
+    db = tmp_path_factory.mktemp("real_crawl") / "real.duckdb"
+    ingest_file(Store(db), real_image_rows, mapping={"image_style": "style_label"})
+    return db
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for the module's small networks (faster and steadier on a busy 2-core machine)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

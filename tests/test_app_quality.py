@@ -2,16 +2,13 @@
 samples on the Trends page (n beside every share, small months flagged and left out of the top 5)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
-import pytest
 from test_app_pages import charts, open_app, rerun, view_for
 
 from trend_core import trends
 
 TRENDS, DATA = "app_pages/trends.py", "app_pages/data.py"
-REAL = Path("/work/shared/real/xhs_image_rows.csv")
 
 
 def month_headers(at) -> list[str]:
@@ -74,24 +71,12 @@ def test_data_page_shows_the_quality_panel(demo_db, monkeypatch):
     assert charts(at)[0].data[0].type == "bar"  # the counts chart stays the first chart of the page
 
 
-@pytest.fixture(scope="module")
-def real_db(tmp_path_factory) -> Path:
-    if not REAL.is_file():
-        pytest.skip("the real crawl is not on this machine")
-    from trend_core.ingest import ingest_file
-    from trend_core.store import Store
-
-    db = tmp_path_factory.mktemp("real_ui") / "real.duckdb"
-    ingest_file(Store(db), str(REAL), mapping={"image_style": "style_label"})
-    return db
-
-
-def test_data_page_quality_panel_on_the_real_crawl_matches_pandas(real_db, monkeypatch):
-    raw = pd.read_csv(REAL, dtype=str, keep_default_na=False)
+def test_data_page_quality_panel_on_the_real_crawl_matches_pandas(real_crawl_db, real_image_rows, monkeypatch):
+    raw = pd.read_csv(real_image_rows, dtype=str, keep_default_na=False)
     raw["date"] = pd.to_datetime(raw["post_date"].where(raw["post_date"].str.len() == 10, "2024-" + raw["post_date"]))
     per_post = raw.drop_duplicates("post_id")
     busiest = per_post["date"].value_counts().max() / len(per_post)
-    at = open_app(real_db, monkeypatch, DATA)
+    at = open_app(real_crawl_db, monkeypatch, DATA)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Date range"] == f"{raw['date'].min():%Y-%m-%d} – {raw['date'].max():%Y-%m-%d}"
     assert metrics["Busiest day"] == f"{busiest:.1%}"

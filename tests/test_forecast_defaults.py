@@ -10,7 +10,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from test_forecast import seasonal_panel
 from trend_core.config import ForecastConfig
@@ -26,12 +25,7 @@ FAST = ["last_value", "moving_average"]
 SMALL = ForecastConfig(epochs=2, hidden=8, modalities=("share",))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- settings derived from the panel ---------------------------------------------------------------

@@ -20,12 +20,7 @@ from trend_core.forecast.windows import WindowScaler, build_windows, feature_nam
 FAST = ["last_value", "moving_average"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def embedding_covariates(panel: pd.DataFrame, seed: int = 0) -> dict[str, pd.DataFrame]:

@@ -10,7 +10,6 @@ import pytest
 
 from trend_core import quality
 
-REAL = Path("/work/shared/real/xhs_image_rows.csv")
 
 
 def looks(rows: list[tuple]) -> pd.DataFrame:
@@ -158,22 +157,8 @@ def test_quality_cli_prints_json(tmp_path, capsys):
 
 # -- the real crawl ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def real_db(tmp_path_factory) -> Path:
-    if not REAL.is_file():
-        pytest.skip("the real crawl is not on this machine")
-    from trend_core.ingest import ingest_file
-    from trend_core.store import Store
-
-    db = tmp_path_factory.mktemp("real") / "real.duckdb"
-    ingest_file(Store(db), str(REAL), mapping={"image_style": "style_label"})
-    return db
-
-
-@pytest.fixture(scope="module")
-def raw() -> pd.DataFrame:
-    if not REAL.is_file():
-        pytest.skip("the real crawl is not on this machine")
-    frame = pd.read_csv(REAL, dtype=str, keep_default_na=False)
+def raw(real_image_rows) -> pd.DataFrame:
+    frame = pd.read_csv(real_image_rows, dtype=str, keep_default_na=False)
     # MM-DD means the current year of the crawl (2024, README); full dates carry their year
     frame["date"] = pd.to_datetime(frame["post_date"].where(frame["post_date"].str.len() == 10,
                                                             "2024-" + frame["post_date"]))
@@ -187,8 +172,8 @@ def real_report(db: Path) -> dict:
     return quality.report(store.load_posts(), quality.import_summaries(store.load_imports()))
 
 
-def test_real_crawl_figures_match_pandas(real_db, raw):
-    report = real_report(real_db)
+def test_real_crawl_figures_match_pandas(real_crawl_db, raw):
+    report = real_report(real_crawl_db)
     per_post = raw.drop_duplicates("post_id")
     assert report["rows"] == len(raw) and report["posts"] == raw["post_id"].nunique()
     assert report["date_range"]["first"] == f"{raw['date'].min():%Y-%m-%d}"
