@@ -126,3 +126,17 @@ def test_text_search_names_a_post_by_its_first_image(crawl_store):
     assert set(result.frame["post_id"]) <= set(view.posts["post_id"])
     multi = result.frame[result.frame["post_id"].str.contains("#")]
     assert (multi["post_id"].str.endswith("#1")).all()
+
+
+def test_saved_selections_count_like_the_styles(crawl_store):
+    from trend_core import selections
+
+    store, _ = crawl_store
+    view = pipeline.load_view(store, _config(share_unit="posts"))
+    kept = view.kept_posts()
+    style0 = kept.loc[kept["style"] == 0, "post_id"].tolist()
+    line = selections.selection_shares(kept, {"all of S0": style0}, "month").set_index("period")
+    shares = view.shares("month")
+    s0 = shares[shares["style"] == 0].set_index("period")
+    assert np.allclose(line.loc[s0.index, "share"], s0["share"])  # a selection of a whole style is that style
+    assert (line["n"] == shares.groupby("period")["n"].first().reindex(line.index)).all()

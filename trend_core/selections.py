@@ -82,23 +82,33 @@ def _kept_periods(posts: pd.DataFrame, period: str) -> pd.DataFrame:
     frame = pd.DataFrame({"post_id": kept["post_id"].astype(str).to_numpy(),
                           "period": trends.period_start(kept["post_date"], period).to_numpy(),
                           "engagement": trends.post_engagement(kept)})
+    if "weight" in kept:  # what each look counts (shares of posts split a post over its images)
+        frame["weight"] = kept["weight"].to_numpy(dtype=np.float64)
+        frame["engagement"] = frame["engagement"] * frame["weight"]
     return frame[frame["period"].notna()]
+
+
+def _tally(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per period: count (summed weights, or rows), rows and engagement."""
+    counted = frame.assign(_w=frame["weight"] if "weight" in frame else 1)
+    return counted.groupby("period").agg(count=("_w", "sum"), rows=("post_id", "size"),
+                                         engagement=("engagement", "sum"))
 
 
 def _one_selection(frame: pd.DataFrame, ids: list[str], periods: pd.DatetimeIndex, totals: pd.DataFrame,
                    style: int, name: str) -> pd.DataFrame:
     chosen = frame[frame["post_id"].isin(set(ids))]
-    grouped = chosen.groupby("period").agg(count=("post_id", "size"), engagement=("engagement", "sum"))
-    grouped = grouped.reindex(periods, fill_value=0)
-    count = grouped["count"].to_numpy(dtype=np.int64)
-    engagement = grouped["engagement"].to_numpy(dtype=np.int64)
-    total = totals["count"].to_numpy(dtype=np.int64)
-    eng_total = totals["engagement"].to_numpy(dtype=np.int64)
+    grouped = _tally(chosen).reindex(periods, fill_value=0)
+    kind = np.float64 if "weight" in frame else np.int64
+    count = grouped["count"].to_numpy(dtype=kind)
+    engagement = grouped["engagement"].to_numpy(dtype=kind)
+    total = totals["count"].to_numpy(dtype=kind)
+    eng_total = totals["engagement"].to_numpy(dtype=kind)
     return pd.DataFrame({
         "period": periods.astype("datetime64[ns]"), "style": np.int64(style), "count": count, "total": total,
         "share": np.where(total > 0, count / np.clip(total, 1, None), 0.0), "engagement": engagement,
         "engagement_share": np.where(eng_total > 0, engagement / np.clip(eng_total, 1, None), 0.0),
-        "n": total, "style_name": name})  # n: the rows (images) behind the period's shares
+        "n": totals["rows"].to_numpy(dtype=np.int64), "style_name": name})  # n: the images behind the period
 
 
 def selection_shares(posts: pd.DataFrame, selections: Mapping[str, Iterable[object]],
@@ -112,8 +122,7 @@ def selection_shares(posts: pd.DataFrame, selections: Mapping[str, Iterable[obje
     if frame.empty or not selections:
         return _empty_shares()
     periods = trends.period_range(frame["period"].min(), frame["period"].max(), period)
-    totals = frame.groupby("period").agg(count=("post_id", "size"), engagement=("engagement", "sum"))
-    totals = totals.reindex(periods, fill_value=0)
+    totals = _tally(frame).reindex(periods, fill_value=0)
     ids = selection_style_ids(selections)
     parts = [_one_selection(frame, _unique_ids(post_ids), periods, totals, ids[name], str(name))
              for name, post_ids in selections.items()]
