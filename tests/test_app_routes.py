@@ -75,3 +75,15 @@ def test_styles_from_the_style_column_or_from_clusters(demo_db_copy, monkeypatch
     assert not at.checkbox(key="styles_auto_k").disabled
     assert any("Silhouette" in str(f.layout.title.text) for f in charts(at))
     assert pipeline.load_view(store).config.style_source == "clusters"
+
+
+def test_trends_shares_count_images_or_posts(demo_db_copy, monkeypatch):
+    at = open_app(demo_db_copy, monkeypatch, "app_pages/trends.py")
+    assert at.radio(key="trends_share_unit").value == "images"
+    assert any("Shares count images" in c.value for c in at.caption)
+    assert any("share of images" in str(f.layout.title.text) for f in charts(at))
+    at.radio(key="trends_share_unit").set_value("posts")
+    at = rerun(at)
+    assert pipeline.load_choices(Store(demo_db_copy))["share_unit"] == "posts"
+    assert any("Shares count posts" in c.value for c in at.caption)
+    assert any("share of posts" in str(f.layout.title.text) for f in charts(at))
