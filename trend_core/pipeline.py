@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import pairwise_distances_argmin
 
 from trend_core import styles as style_ops
 from trend_core import text as text_ops
@@ -348,8 +349,6 @@ def _text_assigned(fused: dict[str, np.ndarray], labels: np.ndarray, k: int) -> 
     todo = np.flatnonzero(np.array([r.startswith(IMAGE_REASONS) for r in reasons]))
     if not len(todo) or not kept.any() or side.shape[1] == 0:
         return out
-    from sklearn.metrics import pairwise_distances_argmin
-
     fitted = side[kept]
     styles = np.array([s for s in range(k) if (labels == s).any()])
     centres = np.stack([fitted[labels == s].mean(axis=0) for s in styles])
@@ -487,8 +486,7 @@ class StylesView:
         text-assigned, or left out (one row per reason)."""
         route = np.where(self.posts["route"] == "left out",
                          "left out: " + self.posts["excluded"].fillna("").astype(str), self.posts["route"])
-        frame = pd.DataFrame({"route": route, "post": post_keys(self.posts).to_numpy(),
-                              "has_image": self.posts["image_hash"].notna().to_numpy()})
+        frame = pd.DataFrame({"route": route, "post": post_keys(self.posts).to_numpy()})
         table = frame.groupby("route", sort=False).agg(images=("route", "size"), posts=("post", "nunique"))
         order = {"fitted": 0, TEXT_ASSIGNED: 1}
         return table.reset_index().sort_values("route", key=lambda r: r.map(order).fillna(2), kind="stable")
