@@ -6,9 +6,10 @@ Every input row is either accepted or stored in the `rejects` table with a short
 Video posts (a `video` column, or a video file in the image column): the frame at 15 s, or the middle
 of a shorter clip (trend_core.video), is stored as the post's image like a photo.
 
-Date rule (rows with `MM-DD` dates and no year): the reference date is `reference_date` when given,
-else the latest full date (with a year) in the file, else today; an `MM-DD` date gets the latest year
-that puts it on or before the reference date.
+Date rule (rows with `MM-DD` dates and no year, and relative dates such as `昨天` / `3天前`): the
+reference (crawl) date is `reference_date` when given, else the latest full date (with a year) in the
+file, else today; an `MM-DD` date gets the latest year that puts it on or before the reference date, a
+relative date is counted back from it. `dayfirst=True` reads `DD/MM/YYYY` and `DD.MM.YYYY`.
 """
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from trend_core import video
-from trend_core.fields import (MonthDay, as_text, image_number, infer_year, is_blank, normalise_tags,
+from trend_core.fields import (MonthDay, RelativeDate, as_text, image_number, infer_year, is_blank, normalise_tags,
                                parse_count, parse_date, post_id_text, row_media)
 from trend_core.media import (MAX_BYTES, MAX_PIXELS, MEDIA_REJECTED, ImageRejected, Media, decode_in_threads,
                               is_url, load_media, normalise_image, resolve_image_path, resolve_media_path)
 from trend_core.columns import (COUNT_COLUMNS, INPUT_COLUMNS, TEXT_COLUMNS, check_columns,
                                 column_map, preview_columns, read_table)
-from trend_core.readers import file_bytes, read_raw
+from trend_core.readers import MAX_CELL_CHARS, file_bytes, read_raw
 from trend_core.store import POST_COLUMNS, Store
 
 __all__ = ["INPUT_COLUMNS", "REASONS", "ImageRejected", "add_frame", "check_columns", "column_map",
@@ -39,7 +40,11 @@ __all__ = ["INPUT_COLUMNS", "REASONS", "ImageRejected", "add_frame", "check_colu
            "preview_columns", "read_table", "resolve_image_path", "resolve_media_path"]
 
 REASONS: dict[str, str] = {
-    "bad_row": "the row could not be parsed (malformed JSON line, too many CSV fields, not a record)",
+    "bad_row": "the row could not be parsed (malformed JSON line, too many CSV fields, a CSV quote that is "
+               "never closed, JSON nested too deep, not a record)",
+    "bad_encoding": "the row's line does not decode in the file's encoding (e.g. a cut UTF-8 character); "
+                    "the other rows are kept",
+    "text_too_long": f"a cell is longer than {MAX_CELL_CHARS:,} characters",
     "missing_date": "post_date is blank",
     "bad_date": "post_date is not a date in an accepted format, or not a real day (e.g. 02-30)",
     "bad_count": "likes / collects / comments is negative or not a count",
@@ -84,6 +89,11 @@ def _raw_json(record: dict[str, Any]) -> str:
     return json.dumps({k: plain(v) for k, v in record.items()}, ensure_ascii=False)
 
 
+def _clip(text: str, keep: int = 10_000) -> str:
+    """Long raw text kept short in the rejects table."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
+
+
 def _empty_posts() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in POST_COLUMNS})
 
@@ -108,14 +118,15 @@ def _rejects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _reference_date(dates: dict[int, Any], reference_date: Any) -> dt.date:
+def _reference_date(dates: dict[int, Any], reference_date: Any, dayfirst: bool = False) -> tuple[dt.date, str]:
+    """(the reference date, where it came from: "crawl_date", "latest_full_date" or "today")."""
     if reference_date is not None:
-        ref = parse_date(reference_date)
-        if isinstance(ref, MonthDay):
-            raise ValueError("reference_date needs a year")
-        return ref
+        ref = parse_date(reference_date, dayfirst=dayfirst)
+        if isinstance(ref, (MonthDay, RelativeDate)):
+            raise ValueError("reference_date (the crawl date) needs a full date with a year")
+        return ref, "crawl_date"
     full = [d for d in dates.values() if isinstance(d, dt.date)]
-    return max(full) if full else dt.date.today()
+    return (max(full), "latest_full_date") if full else (dt.date.today(), "today")
 
 
 def _summary(name: str, source: str, rows_read: int, accepted: int, rejects: list[dict], added: int,
@@ -186,8 +197,10 @@ class _PostImages:
         return [_Look(n, kind, entry) for n, (kind, entry) in zip(numbers, local)]
 
 
-def _date_inference(dates: dict[int, Any], reference: dt.date) -> dict[str, Any]:
-    """How `MM-DD` dates got their year: the reference date, the rows and the years given."""
+def _date_inference(dates: dict[int, Any], reference: dt.date, reference_from: str = "") -> dict[str, Any]:
+    """How `MM-DD` dates got their year: the reference date, the rows and the years given; when the file
+    has relative dates ('昨天', '3天前'), also `relative_rows` and `reference_from` (crawl_date /
+    latest_full_date / today), the date they were counted back from."""
     years: Counter[str] = Counter()
     for value in dates.values():
         if isinstance(value, MonthDay):
@@ -195,8 +208,12 @@ def _date_inference(dates: dict[int, Any], reference: dt.date) -> dict[str, Any]
                 years[str(infer_year(value, reference).year)] += 1
             except ValueError:
                 continue
-    return {"reference_date": reference.isoformat(), "month_day_rows": int(sum(years.values())),
-            "years": dict(sorted(years.items()))}
+    out = {"reference_date": reference.isoformat(), "month_day_rows": int(sum(years.values())),
+           "years": dict(sorted(years.items()))}
+    relative = sum(isinstance(value, RelativeDate) for value in dates.values())
+    if relative:
+        out.update(relative_rows=int(relative), reference_from=reference_from)
+    return out
 
 
 def _blank_counts(records: dict[int, dict[str, Any]], cmap: dict[str, str]) -> dict[str, int | None]:
@@ -210,7 +227,7 @@ MISSING_WARN_SHARE = 0.20  # warn when more of the declared local images than th
 
 def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None = None,
                 file_name: str | None = None, mapping: dict | None = None,
-                reference_date: Any = None) -> dict:
+                reference_date: Any = None, dayfirst: bool = False) -> dict:
     """Import a posts file: validate every row, store accepted posts (new ids only), their images and
     the rejects. `source` is a short sha256 of the file bytes, so importing a file twice adds nothing.
 
@@ -223,9 +240,12 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     Image paths: a relative path is looked up under images_dir, then under the posts file's folder (when
     path_or_buffer is a real path); a path that starts with the images folder's own name is found too.
     URLs are not fetched. MM-DD dates take the latest year that puts them on or before the reference
-    date (reference_date, else the latest full date in the file, else today). Returns {"file", "source",
+    date (reference_date = the crawl date, else the latest full date in the file, else today); relative
+    dates ('昨天', '3天前', '5小时前') are counted back from it. `dayfirst` reads DD/MM/YYYY and
+    DD.MM.YYYY (else they are bad_date). Returns {"file", "source",
     "rows_read", "accepted", "rejected", "posts", "images", "added", "already_present", "reasons",
-    "reference_date", "dates", "blank_counts", "warnings" (code -> message)}."""
+    "reference_date", "dates", "blank_counts", "encoding" (the text encoding read; None for Parquet),
+    "warnings" (code -> message)}."""
     data, name, folder = file_bytes(path_or_buffer)
     name = file_name or name or "upload"
     source = hashlib.sha256(data).hexdigest()[:16]
@@ -244,8 +264,15 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
         rejects.append({"source": source, "row_number": row_number, "post_id": post_id or None,
                         "reason": reason, "detail": detail, "raw": raw_text})
 
-    for row_number, (raw_text, detail) in raw.bad_rows.items():
-        reject(row_number, None, "bad_row", detail, raw_text)
+    for row_number, (raw_text, detail, reason) in raw.bad_rows.items():
+        reject(row_number, None, reason, detail, _clip(raw_text))
+    for row_number, rec in list(raw.records.items()):
+        long = [(k, len(v)) for k, v in rec.items() if isinstance(v, str) and len(v) > MAX_CELL_CHARS]
+        if long:
+            del raw.records[row_number]
+            reject(row_number, None, "text_too_long", ", ".join(
+                f"{k}: {n:,} characters (the limit is {MAX_CELL_CHARS:,})" for k, n in long),
+                _clip(_raw_json({k: _clip(v) if isinstance(v, str) else v for k, v in rec.items()})))
 
     def get(rec: dict[str, Any], canon: str) -> Any:
         return rec.get(cmap[canon]) if canon in cmap else None
@@ -256,10 +283,10 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
         if is_blank(value):
             continue
         try:
-            dates[row_number] = parse_date(value)
+            dates[row_number] = parse_date(value, dayfirst=dayfirst)
         except ValueError as exc:
             dates[row_number] = exc
-    reference = _reference_date(dates, reference_date)
+    reference, reference_from = _reference_date(dates, reference_date, dayfirst)
 
     rows: list[_Row] = []
     numbering = _PostImages()
@@ -331,8 +358,9 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     rejects.sort(key=lambda r: r["row_number"])
     summary = _summary(name, source, rows_read, len(accepted), rejects, len(post_ids) - len(existing),
                        len(existing), posts=len(post_ids), images=sum(1 for lk in looks if lk["image_hash"]),
-                       reference_date=reference.isoformat(), dates=_date_inference(dates, reference),
-                       blank_counts=_blank_counts(raw.records, cmap), warnings=warnings)
+                       reference_date=reference.isoformat(), dates=_date_inference(dates, reference, reference_from),
+                       blank_counts=_blank_counts(raw.records, cmap), encoding=raw.encoding,
+                       warnings=warnings)
     return _store(store, summary, _posts_frame(looks), images, _rejects_frame(rejects))
 
 
@@ -371,6 +399,8 @@ def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number:
             date = infer_year(date, reference)
         except ValueError as exc:
             return post, "bad_date", str(exc)
+    if isinstance(date, RelativeDate):
+        date = date.resolve(reference)
     counts = {}
     for col in COUNT_COLUMNS:
         try:
@@ -446,8 +476,8 @@ def _clean_frame_row(rec: dict[str, Any], row_number: int, source: str,
         date = parse_date(rec["post_date"])
     except ValueError as exc:
         return post, "bad_date", str(exc)
-    if isinstance(date, MonthDay):
-        return post, "bad_date", "post_date needs a year"
+    if isinstance(date, (MonthDay, RelativeDate)):
+        return post, "bad_date", "post_date needs a full date with a year"
     counts = {}
     for col in COUNT_COLUMNS:
         try:
