@@ -315,9 +315,19 @@ def show_thumbnails(items: list[tuple[bytes, str]], width: int = 96) -> None:
         st.caption("no images")
 
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$")
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:@")
+_WORD_JOINER = "\u2060"  # invisible, no line break
 
 
 def md(text: object) -> str:
-    """Text from posts made inert for st.markdown (markdown specials backslash-escaped)."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    """Text from posts made inert for st.markdown / st.caption: markdown specials backslash-escaped, and
+    an invisible word joiner after every ':' and '@'. The escapes stop directives (':red[...]') and
+    autolinks ('https://x', 'www.x', 'a@b.c': '\\:' / '\\.' / '\\@' break the literal); the joiner stops
+    what Streamlit matches in the text itself, after escapes are resolved: emoji shortcodes (':smile:')
+    and material icons (':material/home:'). The text reads the same."""
+    out = []
+    for ch in str(text):
+        out.append("\\" + ch if ch in _MD_SPECIAL else ch)
+        if ch in ":@":
+            out.append(_WORD_JOINER)
+    return "".join(out)

@@ -3,7 +3,8 @@ time, and the share line of a selection. Pure plotly; the style colouring itself
 
 Every point keeps `plots.MAP_CUSTOMDATA` (post_id first) so `plots.selected_post_ids` resolves a
 click / box / lasso selection whatever the colouring (and whichever posts are drawn). Post text in
-hover labels is escaped with `plots.escape_snippet` and cut to MAP_SNIPPET_CHARS.
+hover labels is escaped with `plots.escape_snippet` and cut to MAP_SNIPPET_CHARS; style names, author
+ids and every trace name are escaped once with `plots.safe` where they enter the figure.
 
 Large maps: a plotly figure costs about 0.1 s per 10,000 points to build and as much again to send
 (Streamlit serialises it on every run), so the page draws at most MAP_POINTS posts by default
@@ -13,7 +14,6 @@ slim frame (hover snippet computed once) a page can cache.
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -120,8 +120,8 @@ def _customdata(group: pd.DataFrame, style_label: str | None = None) -> np.ndarr
 
     custom = np.empty((len(group), len(plots.MAP_CUSTOMDATA)), dtype=object)
     custom[:, 0] = group["post_id"].astype(str).to_numpy()
-    custom[:, 1] = (html.escape(style_label) if style_label is not None
-                    else [html.escape(str(s)) for s in column("style_name", "")])
+    custom[:, 1] = (plots.safe(style_label) if style_label is not None
+                    else [plots.safe(s) for s in column("style_name", "")])
     custom[:, 2] = group["snippet"].to_numpy() if "snippet" in group else _snippets(group)
     custom[:, 3] = pd.to_datetime(group["post_date"]).dt.strftime("%Y-%m-%d").fillna("").to_numpy()
     custom[:, 4] = column("likes", 0).astype(int).to_numpy()
@@ -130,8 +130,9 @@ def _customdata(group: pd.DataFrame, style_label: str | None = None) -> np.ndarr
 
 def _points(group: pd.DataFrame, name: str, marker: dict, extra_hover: str = "",
             style_label: str | None = None) -> go.Scattergl:
+    """`name` and `style_label` are raw (unescaped) text: escaped here, once."""
     return go.Scattergl(x=group["x"].to_numpy(dtype=float), y=group["y"].to_numpy(dtype=float), mode="markers",
-                        name=name, customdata=_customdata(group, style_label),
+                        name=plots.safe(name), customdata=_customdata(group, style_label),
                         marker={"size": 6, "opacity": 0.8, **marker},
                         hovertemplate=_HOVER.replace("<i>", extra_hover + "<i>"))
 

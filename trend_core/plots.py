@@ -1,8 +1,10 @@
 """Pure chart functions: pandas frames in, plotly Figures out. Pages only call these.
 
 No streamlit import here; every function works on plain frames so it can be used from a notebook and
-tested on tiny inputs. Text that comes from posts is HTML-escaped before it enters a hover label
-(plotly renders a subset of HTML tags in hover text).
+tested on tiny inputs. Every user-supplied string (style names, author ids, post text, selection and
+series names) goes through `safe` exactly once before it becomes a trace name, legend entry, axis or tick
+text, title, annotation or hover customdata: plotly renders a subset of HTML (<a href>, <b style>, ...)
+in all of those, and shows '&lt;' as '<', so escaping once shows the text as written.
 """
 from __future__ import annotations
 
@@ -36,6 +38,20 @@ def _rgba(color: str, alpha: float) -> str:
     return color
 
 
+def safe(text: object) -> str:
+    """A user string made inert for plotly's pseudo-HTML (names, legends, axes, titles, hovers).
+
+    Escapes &, < and > only: plotly decodes &amp; &lt; &gt; and numeric entities, but shows &quot;
+    literally, and quotes cannot open a tag once '<' is escaped. Apply once, to the raw string."""
+    return html.escape("" if text is None else str(text), quote=False)
+
+
+def _template_text(text: object) -> str:
+    """`safe` text written into a hovertemplate itself: '%{' is also neutralised (plotly would read
+    it as a field; '&#123;' renders as '{' after the substitution)."""
+    return safe(text).replace("%{", "%&#123;")
+
+
 def escape_snippet(text: object, limit: int = HOVER_TEXT_CHARS) -> str:
     """Post text made safe for a plotly hover label: shortened, HTML-escaped, one line."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
@@ -43,7 +59,7 @@ def escape_snippet(text: object, limit: int = HOVER_TEXT_CHARS) -> str:
     value = " ".join(str(text).split())
     if len(value) > limit:
         value = value[:limit - 1] + "…"
-    return html.escape(value, quote=True)
+    return safe(value)
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -160,13 +176,13 @@ def style_map(posts: pd.DataFrame, thumbnails: Mapping[str, bytes] | None = None
         likes = group["likes"].fillna(0).astype(int) if "likes" in group else pd.Series(0, index=group.index)
         custom = np.empty((len(group), len(MAP_CUSTOMDATA)), dtype=object)
         custom[:, 0] = group["post_id"].astype(str).to_numpy()
-        custom[:, 1] = html.escape(name)
+        custom[:, 1] = safe(name)
         custom[:, 2] = snippet
         custom[:, 3] = dates.to_numpy()
         custom[:, 4] = likes.to_numpy()
         fig.add_trace(go.Scattergl(
             x=group["x"].to_numpy(dtype=float), y=group["y"].to_numpy(dtype=float), mode="markers",
-            name=name, customdata=custom, marker={"size": 6, "color": style_color(int(style)), "opacity": 0.8},
+            name=safe(name), customdata=custom, marker={"size": 6, "color": style_color(int(style)), "opacity": 0.8},
             hovertemplate="<b>%{customdata[1]}</b> · %{customdata[3]} · ♥ %{customdata[4]}<br>"
                           "%{customdata[2]}<br><i>click / box / lasso to see thumbnails</i><extra></extra>"))
     if thumbnails:
@@ -245,7 +261,7 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
                 title: str | None = None) -> go.Figure:
     """One line per style over the periods of a long share table."""
     if shares is None or shares.empty:
-        return _empty(title or "Style shares", "no share series")
+        return _empty(safe(title) if title else "Style shares", "no share series")
     frame = shares
     if styles is not None:
         wanted = {int(s) for s in styles}
@@ -255,11 +271,11 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
     for style, group in frame.sort_values("period").groupby("style", sort=True):
         name = _style_label(style, group["style_name"].iloc[0] if "style_name" in group else None)
         fig.add_trace(go.Scatter(
-            x=group["period"], y=group[value], mode="lines+markers", name=name,
+            x=group["period"], y=group[value], mode="lines+markers", name=safe(name),
             line={"color": style_color(int(style))}, marker={"size": 4},
-            hovertemplate=html.escape(name) + "<br>%{x|%Y-%m-%d}: %{y" + (":.1%" if is_share else ":,.0f")
+            hovertemplate=_template_text(name) + "<br>%{x|%Y-%m-%d}: %{y" + (":.1%" if is_share else ":,.0f")
                           + "}<extra></extra>"))
-    fig.update_layout(title=title or f"{VALUE_LABELS.get(value, value)} per period",
+    fig.update_layout(title=safe(title) if title else f"{VALUE_LABELS.get(value, value)} per period",
                       xaxis={"title": "period"}, yaxis={"title": VALUE_LABELS.get(value, value),
                                                         "tickformat": ".0%" if is_share else ","},
                       hovermode="x unified", legend={"itemsizing": "constant"})
@@ -363,7 +379,8 @@ def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterab
     if model is not None and "model" in fc and (fc["model"] == model).any():
         fc = fc[fc["model"] == model]
     for style in styles:
-        name = _style_label(style, names.get(style))
+        raw = _style_label(style, names.get(style))
+        name = safe(raw)  # escaped once; the legend names below are built from it
         color = style_color(style)
         hist = shares[shares["style"].astype(int) == style].sort_values("period")
         fig.add_trace(go.Scatter(x=hist["period"], y=hist[value], mode="lines", name=f"{name} · history",
@@ -403,7 +420,7 @@ def forecast_chart(shares: pd.DataFrame, forecasts: pd.DataFrame, styles: Iterab
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{name} · forecast",
                                  legendgroup=str(style), line={"color": color, "dash": "dash"},
                                  marker={"size": 6}, customdata=custom,
-                                 hovertemplate=hover + "<extra>" + html.escape(name) + "</extra>"))
+                                 hovertemplate=hover + "<extra>" + _template_text(raw) + "</extra>"))
     fig.update_layout(title="History and forecast", xaxis={"title": "period"},
                       yaxis={"title": VALUE_LABELS.get(value, value), "tickformat": ".0%" if is_share else ",",
                              "rangemode": "tozero"},
@@ -417,7 +434,7 @@ def metrics_bars(metrics: pd.DataFrame, metric: str = "wape", highlight: str = "
         return _empty(metric, "no metrics")
     frame = metrics[metrics[metric].notna()]
     colors = [PALETTE[1] if m == highlight else LEFT_OUT_COLOR for m in frame["model"]]
-    fig = go.Figure(go.Bar(x=frame["model"].astype(str), y=frame[metric], marker_color=colors,
+    fig = go.Figure(go.Bar(x=[safe(m) for m in frame["model"]], y=frame[metric], marker_color=colors,
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(title=f"{metric} by model (same test split)", xaxis={"title": "model"},
                       yaxis={"title": metric})

@@ -1,7 +1,7 @@
 """Plotly figures of the Trends page: share lines with confidence bands, a stacked share area and
 style lifespans. Pure functions (frames in, figures out), no streamlit.
 
-Style names come from post text: they enter labels HTML-escaped and reach hover text only through
+Style names come from post text: they enter labels escaped once (`plots.safe`) and reach hover text only through
 customdata, never through a hovertemplate itself (where '%{...}' in a name would be read as a field).
 
 Every share is hovered with its n (the images behind the period's shares, share_table's `n`); given a
@@ -9,7 +9,6 @@ minimum, periods with fewer images are shaded grey and their points drawn as ope
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from pandas.tseries.frequencies import to_offset
 
-from trend_core.plots import _empty, _rgba, style_color
+from trend_core.plots import _empty, _rgba, safe, style_color
 from trend_core.trends import PERIOD_FREQ
 
 VALUE_LABELS = {"share": "share of posts", "engagement_share": "engagement-weighted share"}
@@ -36,9 +35,8 @@ def period_end(starts: pd.Series | pd.DatetimeIndex, period: str) -> pd.Datetime
 
 
 def label(style: int, name: object) -> str:
-    """A style's display name, HTML-escaped (plotly renders a subset of HTML in labels)."""
-    text = str(name) if isinstance(name, str) and name else f"S{int(style)}"
-    return html.escape(text, quote=True)
+    """A style's display name, escaped once with `plots.safe` (plotly renders a subset of HTML in labels)."""
+    return safe(name if isinstance(name, str) and name else f"S{int(style)}")
 
 
 def _selected(shares: pd.DataFrame, styles: Iterable[int] | None) -> pd.DataFrame:
@@ -141,7 +139,7 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
     it rests on. With `min_n`, periods with fewer images (n) are shaded and drawn as open grey points."""
     frame = _selected(shares, styles) if shares is not None else None
     if frame is None or frame.empty:
-        return _empty(title or "Style shares", "no share series")
+        return _empty(safe(title) if title else "Style shares", "no share series")
     banded = {"lower", "upper"} <= set(frame.columns)
     band_text = f" ({level:.0%} band %{{customdata[2]:.1%}}–%{{customdata[3]:.1%}})" if banded else ""
     fig = go.Figure()
@@ -162,7 +160,7 @@ def share_lines(shares: pd.DataFrame, value: str = "share", styles: Iterable[int
             hovertemplate="%{customdata[0]}: %{y:.1%}%{customdata[4]}" + band_text
                           + " · %{customdata[1]}<extra></extra>"))
     _shade_small(fig, frame, min_n, period)
-    heading = title or (f"{value_label(value, unit)} per {period}"
+    heading = safe(title) if title else (f"{value_label(value, unit)} per {period}"
                         + (f", with {level:.0%} confidence bands" if banded else ""))
     return _layout(fig, heading, value, period, unit)
 
@@ -175,7 +173,7 @@ def share_area(shares: pd.DataFrame, value: str = "share", styles: Iterable[int]
     images are shaded grey."""
     frame = _selected(shares, styles) if shares is not None else None
     if frame is None or frame.empty:
-        return _empty(title or "Style shares", "no share series")
+        return _empty(safe(title) if title else "Style shares", "no share series")
     fig = go.Figure()
     for style, name, group in _by_style(frame):
         custom = np.column_stack([np.full(len(group), name, dtype=object), _detail(group, value, unit),
@@ -186,7 +184,7 @@ def share_area(shares: pd.DataFrame, value: str = "share", styles: Iterable[int]
             customdata=custom,
             hovertemplate="%{customdata[0]}: %{y:.1%}%{customdata[2]} · %{customdata[1]}<extra></extra>"))
     _shade_small(fig, frame, min_n, period)
-    return _layout(fig, title or f"{value_label(value, unit)} per {period}, stacked", value, period, unit)
+    return _layout(fig, safe(title) if title else f"{value_label(value, unit)} per {period}, stacked", value, period, unit)
 
 
 # -- lifespans -------------------------------------------------------------------------------------
