@@ -29,7 +29,8 @@ def _import(source, file_name: str | None, images_dir: str | None, mapping: dict
     with st.spinner(f"Importing {name}…"):
         try:
             summary = ingest.ingest_file(s, source, images_dir=images_dir or None, file_name=file_name,
-                                         mapping=mapping, reference_date=st.session_state.get("data_reference_date"))
+                                         mapping=mapping, reference_date=st.session_state.get("data_reference_date"),
+                                         dayfirst=bool(st.session_state.get("data_dayfirst")))
         except (ValueError, OSError) as exc:  # unreadable file, missing required column, no images folder
             st.session_state["data_last_import"] = {"file": name, "error": str(exc)}
             return
@@ -164,7 +165,9 @@ if empty:
 tabs = ["Upload a file", "File on the server", "Demo dataset"]
 st.date_input("Crawl date, for dates without a year (optional)", value=None, key="data_reference_date",
               help="A date written as MM-DD gets the latest year that puts it on or before this date. Left empty: "
-                   "the latest full date in the file (else today).")
+                   "the latest full date in the file (else today). Relative dates (昨天, 3天前) count back from it.")
+st.checkbox("Dates are day first (31/12/2023)", key="data_dayfirst",
+            help="Read DD/MM/YYYY and DD.MM.YYYY dates as day, month, year. Unticked, they are rejected (bad_date).")
 upload_tab, path_tab, demo_tab = st.tabs(tabs, default=st.session_state.get("data_tab") or tabs[2 if empty else 0])
 with upload_tab:
     uploaded = st.file_uploader("Posts file", type=["csv", "json", "jsonl", "ndjson", "parquet"],

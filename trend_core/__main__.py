@@ -63,7 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
     summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping,
-                          reference_date=args.reference_date)
+                          reference_date=args.crawl_date, dayfirst=args.dayfirst)
     _print_json(summary)
     return 0
 
@@ -254,9 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", help="folder that image paths are relative to")
     p.add_argument("--map", nargs="*", metavar="THEIRS=OURS",
                    help="column mapping, e.g. 发布时间=post_date or image_style=style_label")
-    p.add_argument("--reference-date", metavar="YYYY-MM-DD",
-                   help="the crawl's date: an MM-DD date gets the latest year on or before it (default: the "
-                        "latest full date in the file, else today)")
+    p.add_argument("--crawl-date", "--reference-date", dest="crawl_date", metavar="YYYY-MM-DD",
+                   help="the crawl's date: an MM-DD date gets the latest year on or before it, a relative date "
+                        "(昨天, 3天前, 5小时前) is counted back from it (default: the latest full date in the file, "
+                        "else today; the summary's dates.reference_date says which)")
+    p.add_argument("--dayfirst", action="store_true",
+                   help="read DD/MM/YYYY and DD.MM.YYYY dates as day, month, year (without it they are bad_date)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("plugins", parents=[common], help="segmenters, encoders, text methods and whether each can run here")

@@ -1,5 +1,6 @@
-"""Reading one cell: blanks, counts ('1万', '1.2w', '10万+'), dates (full, `MM-DD` without a year, epoch,
-Chinese forms), hashtags, image / video lists and image numbers. Pure functions, no I/O."""
+"""Reading one cell: blanks, counts ('1万', '1.2w', '10万+', integral decimals '1.00'), dates (full,
+`MM-DD` without a year, relative '昨天' / '3天前', day-first 'DD/MM/YYYY' on request, epoch, Chinese
+forms), hashtags, image / video lists and image numbers. Pure functions, no I/O."""
 from __future__ import annotations
 
 import ast
@@ -27,6 +28,13 @@ _UNITS = {None: 1, "万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "亿": 
 _TIME = r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?"
 _FULL_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?" + _TIME + "$")
 _SHORT_DATE_RE = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?" + _TIME + "$")
+_DAY_FIRST_RE = re.compile(r"^(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})" + _TIME + "$")
+_CLOCK = r"(?:\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+_NAMED_DAY_RE = re.compile(r"^(今天|昨天|前天)" + _CLOCK + "$")
+_NAMED_DAYS = {"今天": 0, "昨天": 1, "前天": 2}
+_AGO_RE = re.compile(r"^(\d{1,6})\s*(秒|分钟|分|小时|天|周|星期)\s*前$")
+_AGO_SECONDS = {"秒": 1, "分钟": 60, "分": 60, "小时": 3_600, "天": 86_400, "周": 7 * 86_400, "星期": 7 * 86_400}
+_JUST_NOW = frozenset({"刚刚", "刚才"})
 _DATE_PREFIX_RE = re.compile(r"^(?:编辑于|发布于|发表于)\s*")
 _DATE_PLACE_RE = re.compile(r"\s+[\u4e00-\u9fff]{1,12}$")  # "07-15 广东": Xiaohongshu adds the IP region
 _IMAGE_SPLIT_RE = re.compile(r"[,;|\n，；]")
@@ -64,6 +72,12 @@ def parse_count(value: Any) -> int:
         if not math.isfinite(value) or value < 0 or not float(value).is_integer():
             raise ValueError(f"not a count: {value!r}")
         return int(value)
+    if isinstance(value, Decimal):  # Parquet decimal columns: Decimal('1.00') is the count 1
+        if not value.is_finite() or value < 0 or value != value.to_integral_value():
+            raise ValueError(f"not a whole count: {value!r}")
+        if value > 2**62:
+            raise ValueError(f"count too large: {value!r}")
+        return int(value)
     s = str(value).strip().replace("\x00", "")
     if s in _ZERO_LABELS:
         return 0
@@ -75,8 +89,8 @@ def parse_count(value: Any) -> int:
     if not match:
         raise ValueError(f"not a count: {value!r}")
     number, unit = match.group(1), match.group(2)
-    if unit is None and "." in number:
-        raise ValueError(f"not a whole count: {value!r}")
+    if unit is None and "." in number and Decimal(number) != Decimal(number).to_integral_value():
+        raise ValueError(f"not a whole count: {value!r}")  # '2.5'; an integral decimal '1.00' is 1
     try:
         result = Decimal(number) * _UNITS[unit.lower() if unit else None]
     except InvalidOperation as exc:
@@ -95,17 +109,49 @@ class MonthDay:
     day: int
 
 
+@dataclass(frozen=True)
+class RelativeDate:
+    """A date relative to the crawl ('刚刚', '3小时前', '今天 12:30', '昨天', '前天', '3天前', '2周前'):
+    `days_before` whole days before the reference (crawl) date. Hours and minutes only count in whole
+    days ('5小时前' is the crawl day, '30小时前' the day before): the crawl's time of day is not known."""
+
+    days_before: int
+
+    def resolve(self, reference: dt.date) -> dt.date:
+        return reference - dt.timedelta(days=self.days_before)
+
+
+def _relative_date(s: str, original: Any) -> RelativeDate | None:
+    if s in _JUST_NOW:
+        return RelativeDate(0)
+    match = _NAMED_DAY_RE.match(s)
+    if match:
+        if not _valid_time(match.groups()[1:4]):
+            raise ValueError(f"bad time in {original!r}")
+        return RelativeDate(_NAMED_DAYS[match[1]])
+    match = _AGO_RE.match(s)
+    if match:
+        days = int(match[1]) * _AGO_SECONDS[match[2]] // 86_400
+        if days > 36_500:
+            raise ValueError(f"too far in the past: {original!r}")
+        return RelativeDate(days)
+    return None
+
+
 def _valid_time(groups: tuple[str | None, ...]) -> bool:
     hh, mm, ss = (int(g) if g else 0 for g in groups)
     return hh < 24 and mm < 60 and ss < 61
 
 
-def parse_date(value: Any) -> dt.date | MonthDay:
-    """A full date, or a MonthDay for 'MM-DD' forms. Raises ValueError on anything else.
+def parse_date(value: Any, dayfirst: bool = False) -> dt.date | MonthDay | RelativeDate:
+    """A full date, a MonthDay for 'MM-DD' forms, or a RelativeDate for '昨天' / '3天前' forms. Raises
+    ValueError on anything else.
 
     Accepted: YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, YYYY-MM-DD HH:MM[:SS] (ISO 'T' too), YYYY年M月D日,
-    YYYYMMDD, Unix epoch seconds / milliseconds (China time), MM-DD, M月D日; a trailing region
-    ('07-15 广东') and a leading '编辑于' are ignored."""
+    YYYYMMDD, Unix epoch seconds / milliseconds (China time), MM-DD, M月D日, 刚刚, N秒前 / N分钟前 /
+    N小时前 / N天前 / N周前, 今天 / 昨天 / 前天 (with an optional HH:MM), and with `dayfirst` DD/MM/YYYY,
+    DD.MM.YYYY, DD-MM-YYYY (without it those are rejected: the order of day and month is not known);
+    a trailing region ('07-15 广东') and a leading '编辑于' are ignored."""
     if isinstance(value, pd.Timestamp):
         return value.date()
     if isinstance(value, dt.datetime):
@@ -118,7 +164,11 @@ def parse_date(value: Any) -> dt.date | MonthDay:
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise ValueError(f"not a date: {value!r}")
         value = str(int(value))
-    s = _DATE_PLACE_RE.sub("", _DATE_PREFIX_RE.sub("", str(value).strip()))
+    s = _DATE_PREFIX_RE.sub("", str(value).strip())
+    relative = _relative_date(s, value)  # before the region is dropped: '3 天前' is not '3' + a region
+    if relative is not None:
+        return relative
+    s = _DATE_PLACE_RE.sub("", s)
     if s.isdigit() and len(s) in (10, 13):
         seconds = int(s) / (1000 if len(s) == 13 else 1)
         return dt.datetime.fromtimestamp(seconds, CHINA_TZ).date()
@@ -129,6 +179,17 @@ def parse_date(value: Any) -> dt.date | MonthDay:
         if not _valid_time(match.groups()[3:6]):
             raise ValueError(f"bad time in {value!r}")
         return _checked_date(int(match[1]), int(match[2]), int(match[3]), value)
+    match = _DAY_FIRST_RE.match(s)
+    if match:
+        if not dayfirst:
+            raise ValueError(f"{value!r} has the year last (DD/MM/YYYY?): import with --dayfirst (Data page: "
+                             "'Dates are day first') to read it as day, month, year")
+        if not _valid_time(match.groups()[3:6]):
+            raise ValueError(f"bad time in {value!r}")
+        return _checked_date(int(match[3]), int(match[2]), int(match[1]), value)
+    relative = _relative_date(s, value)
+    if relative is not None:
+        return relative
     match = _SHORT_DATE_RE.match(s)
     if match:
         if not _valid_time(match.groups()[2:5]):
