@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from trend_core.config import DB_ENV_VAR, ForecastConfig, PipelineConfig, default_db_path
-from trend_core.store import Store
+from trend_core.store import Store, StoreError
 
 
 def _print_json(payload: Any) -> None:
@@ -334,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (StoreError, OSError) as err:  # database busy past the lock wait, disk full, I/O errors
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -1,14 +1,21 @@
 """DuckDB storage: schema, put/get and cache look-ups. The only module that writes SQL.
 
 Connections are short-lived (one per call) so the app and a CLI run can take turns on one file,
-and every write runs in a transaction, so a crash leaves no half-written stage.
+and every write runs in a transaction, so a crash leaves no half-written stage. DuckDB lets one process
+hold a file at a time: opening a connection while another process holds it retries with backoff for
+`lock_wait` seconds ($TREND_LOCK_WAIT, default 60), says once that it is waiting, then raises
+DatabaseBusy. Other I/O failures (disk full, unreadable file) raise StoreError.
 """
 from __future__ import annotations
 
 import io
 import json
+import logging
+import os
+import random
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +55,42 @@ CREATE TABLE IF NOT EXISTS settings(name VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
 _write_lock = threading.RLock()
+
+log = logging.getLogger(__name__)
+
+LOCK_WAIT_ENV = "TREND_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 60.0
+_BACKOFF_FIRST = 0.02  # seconds; doubles on each try up to _BACKOFF_MAX, with jitter
+_BACKOFF_MAX = 1.0
+_NOTICE_AFTER = 0.25  # a lock released within this time (normal turn-taking) is not announced
+
+
+class StoreError(RuntimeError):
+    """The database file could not be read or written (disk full, I/O error, ...); the failed
+    transaction was rolled back."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process kept the database file locked for longer than the lock wait."""
+
+
+def lock_wait_from_env() -> float:
+    """Seconds to wait for a locked database: $TREND_LOCK_WAIT, else 60."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"${LOCK_WAIT_ENV} must be a number of seconds, not {raw!r}") from None
+    if value < 0 or value != value:
+        raise ValueError(f"${LOCK_WAIT_ENV} must be a number of seconds >= 0, not {raw!r}")
+    return value
+
+
+def _is_lock_error(err: BaseException) -> bool:
+    text = str(err)
+    return isinstance(err, duckdb.IOException) and ("Could not set lock" in text or "Conflicting lock" in text)
 
 
 def _now() -> datetime:
@@ -100,19 +143,54 @@ class Store:
     is one more image), or one row with image_no 0 for a post without any image. Post-level fields
     (text, date, counts, author) repeat on every row of a post."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, lock_wait: float | None = None,
+                 on_wait: Callable[[str], None] | None = None):
+        """lock_wait: seconds to keep retrying while another process holds the file (default
+        $TREND_LOCK_WAIT or 60); on_wait: called with the "waiting" notice (also logged as a warning)."""
         self.path = Path(path)
+        self.lock_wait = lock_wait_from_env() if lock_wait is None else max(0.0, float(lock_wait))
+        self.on_wait = on_wait
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
             _migrate_posts(con)
             con.execute(SCHEMA)
 
     # -- connections -------------------------------------------------------------------------
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """duckdb.connect, retried while another process holds the file's lock."""
+        start = time.monotonic()
+        delay = _BACKOFF_FIRST
+        announced = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as err:
+                if not _is_lock_error(err):
+                    raise StoreError(f"cannot open database {self.path}: {err}") from err
+                waited = time.monotonic() - start
+                if waited >= self.lock_wait:
+                    raise DatabaseBusy(
+                        f"database {self.path} is in use by another process (waited {waited:.0f} s): close the "
+                        "other program using it (the app, another CLI run) or raise $TREND_LOCK_WAIT, "
+                        "then try again") from err
+                if not announced and (waited >= _NOTICE_AFTER or self.lock_wait <= _NOTICE_AFTER):
+                    announced = True
+                    message = f"database busy (held by another process): waiting up to {self.lock_wait:g} s"
+                    log.warning(message)
+                    if self.on_wait is not None:
+                        self.on_wait(message)
+                time.sleep(min(delay * random.uniform(0.5, 1.5), max(0.0, self.lock_wait - waited)))
+                delay = min(delay * 2, _BACKOFF_MAX)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
+        """A short-lived connection; waits for a lock held by another process (see _open). DuckDB I/O
+        and fatal errors (disk full, ...) come out as StoreError."""
+        con = self._open()
         try:
             yield con
+        except (duckdb.IOException, duckdb.FatalException) as err:
+            raise StoreError(f"database {self.path}: {err}") from err
         finally:
             con.close()
 
@@ -125,7 +203,10 @@ class Store:
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # the failed COMMIT (disk full, ...) already ended the transaction
+                    pass
                 raise
 
     def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
