@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
-from test_app_pages import charts, open_app, rerun, view_for
+from test_app_pages import as_read, charts, open_app, rerun, view_for
 
 from trend_core import map_charts, selections
 from trend_core.store import Store
@@ -49,7 +49,7 @@ def button(at: AppTest, label: str):
 
 
 def subheaders(at: AppTest) -> list[str]:
-    return [s.value for s in at.subheader]
+    return [as_read(s.value) for s in at.subheader]
 
 
 # -- colour by ---------------------------------------------------------------------------------------

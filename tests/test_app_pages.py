@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,11 @@ def _typed_arrays(obj: dict):
             array = array.reshape([int(n) for n in str(obj["shape"]).split(",")])
         return array
     return obj
+
+
+def as_read(text: str) -> str:
+    """Element text as a person reads it: markdown backslash escapes and the word joiners of ui.md removed."""
+    return re.sub(r"\\(.)", r"\1", str(text)).replace("\u2060", "")
 
 
 def charts(at: AppTest) -> list[go.Figure]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_app_pages import frame_with, open_app, view_for
+from test_app_pages import as_read, frame_with, open_app, view_for
 
 from app_pages._common import md
 from trend_core.demo import STYLES
@@ -47,7 +47,7 @@ def test_unknown_word_shows_the_reason(demo_db, monkeypatch):
     at = open_app(demo_db, monkeypatch, PAGE)
     at.text_input(key="search_query").input("xyzzy").run()
     assert not at.exception, [e.value for e in at.exception]
-    warnings = [w.value for w in at.warning]
+    warnings = [as_read(w.value) for w in at.warning]
     assert any("none of these words occur in the posts: xyzzy" in w for w in warnings), warnings
     assert not at.image and not at.dataframe
 
