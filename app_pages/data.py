@@ -13,6 +13,7 @@ import streamlit as st
 from app_pages import _common as ui
 from app_pages._quality import quality_panel
 from trend_core import ingest, plots
+from trend_core.store import post_keys
 
 st.title("Data")
 st.caption("Import posts (CSV, JSON, JSON Lines, Parquet) with their images or videos (the frame at 15 s, or "
@@ -236,11 +237,10 @@ if ui.post_count() > 0:
     has_text = (frame["content"].fillna("").astype(str).str.strip() != "") | (
         frame["title"].fillna("").astype(str).str.strip() != "")
     cols = st.columns(6)
-    n_posts = frame["post"].nunique() if "post" in frame else len(frame)
-    cols[0].metric("Posts", f"{n_posts:,}", help=f"{len(frame):,} images (rows) in all")
+    by_post = post_keys(frame)
+    cols[0].metric("Posts", f"{by_post.nunique():,}", help=f"{len(frame):,} images (rows) in all")
     cols[1].metric("First post", f"{dates.min():%Y-%m-%d}")
     cols[2].metric("Last post", f"{dates.max():%Y-%m-%d}")
-    by_post = frame["post"] if "post" in frame else frame["post_id"]
     cols[3].metric("With image", f"{has_image.groupby(by_post).any().mean():.0%}", help="share of posts")
     cols[4].metric("With text", f"{has_text.groupby(by_post).any().mean():.0%}", help="share of posts")
     cols[5].metric("Posters", f"{frame['poster_id'].nunique():,}")

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trend_core.store import post_keys
+
 BUSIEST_DAY_LIMIT = 0.10  # a single day holding more than this share of posts is suspect
 COUNT_COLUMNS = ("likes", "collects", "comments")
 EXAMPLES = 5  # shared images listed in the report
@@ -44,9 +46,8 @@ PAGES = {
 
 # -- helpers ---------------------------------------------------------------------------------------
 def post_ids(posts: pd.DataFrame) -> pd.Series:
-    """The post each row belongs to: `post`, else `post_id` (one row per post)."""
-    column = "post" if "post" in posts else "post_id"
-    return posts[column].astype(str)
+    """The post each row belongs to (store.post_keys), as text."""
+    return post_keys(posts).astype(str)
 
 
 def _has_image_row(posts: pd.DataFrame) -> pd.Series:
