@@ -292,7 +292,8 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     numbering = _PostImages()
     urls: Counter[str] = Counter()
     for row_number, rec in sorted(raw.records.items()):
-        post, reason, detail = _check_row(rec, get, row_number, source, dates.get(row_number), reference)
+        media = row_media(get(rec, "image_source"), get(rec, "video"))
+        post, reason, detail = _check_row(rec, get, row_number, source, dates.get(row_number), reference, media)
         pid = post.get("post_id")
         explicit = None
         if reason is None:
@@ -303,7 +304,6 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
         if reason is not None:
             reject(row_number, pid, reason, detail, _raw_json(rec))
             continue
-        media = row_media(get(rec, "image_source"), get(rec, "video"))
         local = [(kind, entry) for kind, entry in media if not is_url(entry)]
         urls.update(f"{kind}_url_not_fetched" for kind, entry in media if is_url(entry))
         looks = numbering.looks(pid, explicit, local, post["image_source"])
@@ -386,8 +386,9 @@ def _look_rows(accepted: list[_Row], decoded: dict[Any, Any],
 
 
 def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number: int, source: str,
-               date: Any, reference: dt.date) -> tuple[dict[str, Any], str | None, str]:
-    """The canonical post for one record, or (partial post, reason, detail) when it is rejected."""
+               date: Any, reference: dt.date, media: list[tuple[str, str]]) -> tuple[dict[str, Any], str | None, str]:
+    """The canonical post for one record (media: its row_media), or (partial post, reason, detail)
+    when it is rejected."""
     pid = post_id_text(get(rec, "post_id")) or f"{source}-{row_number}"
     post: dict[str, Any] = {"post_id": pid}
     if date is None:
@@ -407,7 +408,6 @@ def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number:
             counts[col] = parse_count(get(rec, col))
         except ValueError as exc:
             return post, "bad_count", f"{col}: {exc}"
-    media = row_media(get(rec, "image_source"), get(rec, "video"))
     post.update(
         poster_id=as_text(get(rec, "poster_id")).strip(), title=as_text(get(rec, "title")),
         content=as_text(get(rec, "content")), tags=normalise_tags(get(rec, "tags")), post_date=date,
