@@ -16,9 +16,11 @@ if str(ROOT) not in sys.path:  # so `trend_core` and `app_pages._common` import 
     sys.path.insert(0, str(ROOT))
 
 from app_pages import _common as ui  # noqa: E402
+from app_pages import _server  # noqa: E402
 
 st.set_page_config(page_title="Style trends", page_icon=":material/checkroom:", layout="wide",
                    initial_sidebar_state="expanded")
+server = _server.gate()  # server mode: nothing below runs before the visitor has logged in
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
@@ -33,11 +35,14 @@ PAGES = [
 page = st.navigation(PAGES, position="sidebar")
 
 with st.sidebar:
-    if "db_path" not in st.session_state:
-        st.session_state["db_path"] = ui.initial_db_path()
-    st.text_input("Database file", key="db_path",
-                  help="DuckDB file holding posts, images and results. Default: --db after `--` on the "
-                       "streamlit command line, else $TREND_DB, else data/trend.duckdb.")
+    if server.enabled:  # the server's database, fixed by its settings: no field a visitor could point elsewhere
+        st.caption(f"Database: {ui.md(Path(ui.db_path()).name)} (set by the server)")
+    else:
+        if "db_path" not in st.session_state:
+            st.session_state["db_path"] = ui.initial_db_path()
+        st.text_input("Database file", key="db_path",
+                      help="DuckDB file holding posts, images and results. Default: --db after `--` on the "
+                           "streamlit command line, else $TREND_DB, else data/trend.duckdb.")
     try:
         n_posts = ui.post_count()
     except Exception as exc:  # unreadable / locked file: say so, keep the app alive

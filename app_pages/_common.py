@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app_pages import _server
 from trend_core import pipeline
 from trend_core.config import PipelineConfig, default_db_path
 from trend_core.store import Store
@@ -43,7 +44,11 @@ def initial_db_path() -> str:
 
 
 def db_path() -> str:
-    """The database the sidebar points at (session choice, else the initial path)."""
+    """The database the sidebar points at (session choice, else the initial path); in server mode the
+    one the server sets (no visitor can choose another)."""
+    fixed = _server.database()
+    if fixed is not None:
+        return fixed
     return str(st.session_state.get("db_path") or initial_db_path())
 
 
@@ -174,8 +179,9 @@ def clear_caches() -> None:
 
 # -- long work with progress ---------------------------------------------------------------------
 def run_with_progress(label: str, work: Callable[[Callable[[float, str], None]], Any]) -> Any:
-    """Run work(progress) inside st.status with a progress bar; returns work's result."""
-    with st.status(label, expanded=True) as status:
+    """Run work(progress) inside st.status with a progress bar; returns work's result. In server mode the
+    work takes the process's one heavy-job slot (while another job holds it: nothing runs, "try again")."""
+    with _server.heavy_job(label[:1].lower() + label[1:]), st.status(label, expanded=True) as status:
         bar = st.progress(0.0, text="starting…")
         log = st.empty()
         seen: list[str] = []
@@ -218,6 +224,10 @@ def show_last_reports(expanded: bool = True) -> None:
 
 
 def build_demo_now(n_posts: int, seed: int = 0) -> None:
+    cap = _server.max_demo_posts()
+    if n_posts > cap:  # the number inputs stop at the cap; this holds for a value sent around them
+        st.error(f"At most {cap:,} demo posts can be built here.")
+        return
     s = store()
     result = run_with_progress(
         f"Building the demo dataset ({n_posts} posts)",
@@ -239,7 +249,8 @@ def compute_styles_now(label: str = "Computing styles") -> pipeline.PipelineResu
 
 # -- page guards ---------------------------------------------------------------------------------
 def empty_notice() -> None:
-    st.info(f"The database **{md(db_path())}** holds no posts yet. Build the demo dataset (synthetic "
+    shown = Path(db_path()).name if _server.enabled() else db_path()  # a server's folders are not shown
+    st.info(f"The database **{md(shown)}** holds no posts yet. Build the demo dataset (synthetic "
             "outfit posts with planted trends) to explore the dashboard, or import your own posts.")
 
 
@@ -247,7 +258,8 @@ def offer_demo(page: str) -> None:
     """Shown when the database is empty: build the demo, or go to the Data page to import."""
     empty_notice()
     cols = st.columns([1, 1, 2])
-    n_posts = cols[0].number_input("Demo posts", min_value=100, max_value=20000, value=DEMO_POSTS, step=100,
+    cap = _server.max_demo_posts()
+    n_posts = cols[0].number_input("Demo posts", min_value=100, max_value=cap, value=min(DEMO_POSTS, cap), step=100,
                                    key=f"{page}_demo_posts")
     cols[1].write("")
     if cols[1].button("Build the demo dataset", type="primary", key=f"{page}_demo_button"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages import _server
 from trend_core import weights_fetch
 from trend_core.plugins import Choice
 from trend_core.weights import WeightsMissing
@@ -33,6 +34,9 @@ def offer_download(choice: Choice, key: str) -> None:
         st.success(done, icon=":material/download_done:")
     src = _missing_weights(choice)
     if src is None:
+        return
+    if _server.enabled():  # a visitor does not download onto the server; its administrator does
+        st.caption(f"Ask the administrator of this server to run `python -m trend_core weights get {choice.name}`.")
         return
     if not st.button(f"Download {src.label} weights", key=key, icon=":material/download:",
                      help=f"Fetch them through {src.pip} into the cache this app searches (needs internet; "

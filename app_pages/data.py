@@ -11,8 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages import _server
 from app_pages._quality import quality_panel
 from trend_core import ingest, plots
+from trend_core.data_roots import PathRefused
 from trend_core.store import post_keys
 
 st.title("Data")
@@ -27,7 +29,7 @@ IGNORE = "(ignore)"
 def _import(source, file_name: str | None, images_dir: str | None, mapping: dict | None, tab: str) -> None:
     s = ui.store()
     name = file_name or str(source)
-    with st.spinner(f"Importing {name}…"):
+    with _server.heavy_job(f"the import of {ui.md(name)}"), st.spinner(f"Importing {name}…"):
         try:
             summary = ingest.ingest_file(s, source, images_dir=images_dir or None, file_name=file_name,
                                          mapping=mapping, reference_date=st.session_state.get("data_reference_date"),
@@ -85,6 +87,18 @@ def _column_mapping(tab: str, preview: tuple[list[str], dict, dict]) -> dict[str
         st.error(f"Columns: {exc}")
         return None
     return mapping
+
+
+def _server_path(text: str, kind: str) -> tuple[Path | None, bool]:
+    """(the path typed, or None when empty or refused; whether it was refused). In server mode a path
+    outside the data roots is refused before anything is opened, with a message naming only the path."""
+    if not text.strip():
+        return None, False
+    try:
+        return _server.server_path(text, kind), False
+    except PathRefused as exc:
+        st.error(str(exc), icon=":material/block:")
+        return None, True
 
 
 def _preview_error(exc: Exception) -> None:
@@ -177,25 +191,28 @@ with upload_tab:
     zip_file = st.file_uploader("Images (optional zip)", type=["zip"], key="data_upload_zip",
                                 help="Image and video names in the posts file are resolved inside this zip.")
     upload_images_dir = st.text_input("…or an images folder on the server", key="data_upload_images",
-                                      placeholder="/path/to/images")
+                                      placeholder="/path/to/images", help=_server.path_hint() or None)
+    upload_folder, upload_refused = _server_path(upload_images_dir, "folder")
     upload_mapping = None
     if uploaded is not None:
         try:
             upload_mapping = _column_mapping("upload", _preview_bytes(uploaded.getvalue(), uploaded.name))
         except ValueError as exc:
             _preview_error(exc)
-    if st.button("Import uploaded file", type="primary", disabled=upload_mapping is None,
+    if st.button("Import uploaded file", type="primary", disabled=upload_mapping is None or upload_refused,
                  key="data_upload_button"):
-        images_dir = upload_images_dir.strip() or None
+        images_dir = str(upload_folder) if upload_folder is not None else None
         if zip_file is not None:
             images_dir = str(ui.extract_images_zip(zip_file.getvalue()))
         _import(io.BytesIO(uploaded.getvalue()), uploaded.name, images_dir, upload_mapping, tabs[0])
 
 with path_tab:
-    server_path = st.text_input("Posts file path", key="data_server_path", placeholder="/path/to/posts.csv")
+    server_path = st.text_input("Posts file path", key="data_server_path", placeholder="/path/to/posts.csv",
+                                help=_server.path_hint() or None)
     server_images = st.text_input("Images folder (optional)", key="data_server_images",
-                                  placeholder="/path/to/images")
-    path = Path(server_path.strip()).expanduser() if server_path.strip() else None
+                                  placeholder="/path/to/images", help=_server.path_hint() or None)
+    path, _ = _server_path(server_path, "file")  # server mode: inside the data roots, or None (refused)
+    server_folder, server_refused = _server_path(server_images, "folder")
     server_mapping = None
     if path is not None and not path.is_file():
         st.error(f"No file at {path}")
@@ -205,14 +222,17 @@ with path_tab:
             server_mapping = _column_mapping("server", _preview_path(str(path), stat.st_mtime_ns, stat.st_size))
         except (ValueError, OSError) as exc:
             _preview_error(exc)
-    if st.button("Import from path", type="primary", key="data_server_button", disabled=server_mapping is None):
-        _import(str(path), path.name, server_images.strip() or None, server_mapping, tabs[1])
+    if st.button("Import from path", type="primary", key="data_server_button",
+                 disabled=server_mapping is None or server_refused):
+        _import(str(path), path.name, str(server_folder) if server_folder is not None else None, server_mapping,
+                tabs[1])
 
 with demo_tab:
     st.write("Synthetic outfit posts with planted style trends (deterministic for a seed); the styles are "
              "computed right after.")
     cols = st.columns([1, 1, 2])
-    n_demo = cols[0].number_input("Posts", 100, 20000, ui.DEMO_POSTS, 100, key="data_demo_posts")
+    demo_cap = _server.max_demo_posts()  # 20,000 here; a server's cap in server mode
+    n_demo = cols[0].number_input("Posts", 100, demo_cap, min(ui.DEMO_POSTS, demo_cap), 100, key="data_demo_posts")
     seed = cols[1].number_input("Seed", 0, 10_000, 0, key="data_demo_seed")
     if st.button("Build the demo dataset", key="data_demo_button"):
         ui.build_demo_now(int(n_demo), int(seed))

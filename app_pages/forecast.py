@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages import _server
 from trend_core import forecast_charts, pipeline, plots
 from trend_core.config import ForecastConfig
 from trend_core.forecast.defaults import derive_config
@@ -32,23 +33,31 @@ defaults = ForecastConfig()
 
 
 # -- the data ----------------------------------------------------------------------------------------
+def _server_file(text: str) -> str:
+    """A CSV path typed on the page: as typed locally; in server mode confined to the data roots (a path
+    outside them raises PathRefused, a ValueError, before anything is opened)."""
+    return str(_server.server_path(text, "file")) if _server.enabled() else text.strip()
+
+
 def imported_series() -> tuple[SeriesTable, dict[str, SeriesTable]] | None:
     """The uploaded (or server-path) series CSV and covariates, or None with a hint."""
     cols = st.columns(2)
     upload = cols[0].file_uploader("Series CSV (wide: date + one column per series; or long: series, date, value)",
                                    type=["csv"], key="forecast_series_file")
-    path = cols[0].text_input("… or a CSV path on this server", key="forecast_series_path")
+    path = cols[0].text_input("… or a CSV path on this server", key="forecast_series_path",
+                              help=_server.path_hint() or None)
     cov_uploads = cols[1].file_uploader("Covariate CSVs of the same shape (optional, e.g. a leading signal)",
                                         type=["csv"], accept_multiple_files=True, key="forecast_covariate_files")
     cov_paths = cols[1].text_input("… or covariate paths on this server (comma separated)",
-                                   key="forecast_covariate_paths")
+                                   key="forecast_covariate_paths", help=_server.path_hint() or None)
     if upload is None and not path.strip():
         st.info("Upload a series CSV, or give its path. Forecasting the styles needs no file: pick **Styles**.")
         return None
     try:
-        table = read_series(upload if upload is not None else path.strip())
+        cov_items = list(cov_uploads or []) + [_server_file(p) for p in cov_paths.split(",") if p.strip()]
+        table = read_series(upload if upload is not None else _server_file(path))
         covs = {}
-        for item in list(cov_uploads or []) + [p.strip() for p in cov_paths.split(",") if p.strip()]:
+        for item in cov_items:
             name = Path(getattr(item, "name", item)).stem
             covs[name] = read_covariate(item, table)
     except (ValueError, FileNotFoundError) as exc:
