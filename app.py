@@ -45,12 +45,16 @@ with st.sidebar:
                            "streamlit command line, else $TREND_DB, else data/trend.duckdb.")
     try:
         n_posts = ui.post_count()
-    except Exception as exc:  # unreadable / locked file: say so, keep the app alive
-        st.error(f"Cannot open the database: {exc}")
-        st.stop()
-    cols = st.columns(2)
-    cols[0].metric("Posts", f"{n_posts:,}")
-    cols[1].metric("Device", ui.device_name().split(" ")[0],
-                   help=ui.device_name() + ": segmentation, image embeddings and forecast training run here")
+    except Exception as exc:  # unreadable / busy file: one line on the page (Retry when busy), app stays alive
+        db_failure: Exception | None = exc
+    else:
+        db_failure = None
+        cols = st.columns(2)
+        cols[0].metric("Posts", f"{n_posts:,}")
+        cols[1].metric("Device", ui.device_name().split(" ")[0],
+                       help=ui.device_name() + ": segmentation, image embeddings and forecast training run here")
 
-page.run()
+if db_failure is not None:
+    ui.show_failure(db_failure, key="database")
+    st.stop()
+ui.run_guarded(page.run)  # any failure: one line and a collapsed Details box, never a raw traceback

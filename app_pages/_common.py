@@ -7,7 +7,9 @@ a new K gives new cache entries instead of stale ones.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
+import os
 import sys
 import tempfile
 import zipfile
@@ -19,11 +21,18 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _server
-from trend_core import pipeline
+from trend_core import errors, pipeline
 from trend_core.config import PipelineConfig, default_db_path
-from trend_core.store import Store
+from trend_core.store import DatabaseBusy, Store, lock_wait_from_env
+
+try:  # st.stop / st.rerun / st.switch_page: Streamlit's control flow, never shown as a failure
+    from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException as _ScriptControl
+except ImportError:  # pragma: no cover - other Streamlit layouts
+    class _ScriptControl(BaseException):
+        """Stand-in: nothing raises it."""
 
 DEMO_POSTS = 1200
+READ_LOCK_WAIT = 3.0  # seconds a page's reads wait for a database another process holds
 
 
 # -- database ------------------------------------------------------------------------------------
@@ -54,12 +63,32 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def get_store(path: str) -> Store:
-    """One Store per database file, shared by sessions (it opens short-lived connections)."""
-    return Store(path)
+    """One Store per database file, shared by sessions (it opens short-lived connections). A page's reads
+    wait at most READ_LOCK_WAIT seconds for a database another process (a CLI run) holds, then fail with
+    DatabaseBusy, which the page shows as one line with a Retry button."""
+    return Store(path, lock_wait=min(lock_wait_from_env(), READ_LOCK_WAIT))
 
 
 def store() -> Store:
     return get_store(db_path())
+
+
+def _announce_wait(message: str) -> None:
+    """A job's store waits for the database: say so (only from the script's own thread)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        st.toast(f"{message[:1].upper()}{message[1:]}…", icon=":material/hourglass_top:")
+
+
+def job_store() -> Store:
+    """The store for a long job (import, demo, pipeline run): like store(), but it waits the full lock
+    wait ($TREND_LOCK_WAIT, 60 s) for a database another process holds, with a notice while it waits,
+    so the job is not lost to a short turn of a CLI run."""
+    job = copy.copy(store())
+    job.lock_wait = lock_wait_from_env()
+    job.on_wait = _announce_wait
+    return job
 
 
 @st.cache_resource(show_spinner=False)
@@ -195,7 +224,7 @@ def run_with_progress(label: str, work: Callable[[Callable[[float, str], None]],
         try:
             result = work(progress)
         except Exception as exc:
-            status.update(label=f"{label} failed: {exc}", state="error", expanded=True)
+            status.update(label=f"{label} failed: {errors.reason(exc, app=True)}", state="error", expanded=True)
             raise
         status.update(label=f"{label}: done", state="complete", expanded=False)
     return result
@@ -228,7 +257,7 @@ def build_demo_now(n_posts: int, seed: int = 0) -> None:
     if n_posts > cap:  # the number inputs stop at the cap; this holds for a value sent around them
         st.error(f"At most {cap:,} demo posts can be built here.")
         return
-    s = store()
+    s = job_store()
     result = run_with_progress(
         f"Building the demo dataset ({n_posts} posts)",
         lambda progress: pipeline.build_demo(s, n_posts=n_posts, seed=seed, config=current_config(),
@@ -239,12 +268,46 @@ def build_demo_now(n_posts: int, seed: int = 0) -> None:
 
 
 def compute_styles_now(label: str = "Computing styles") -> pipeline.PipelineResult:
-    s = store()
+    s = job_store()
     config = current_config()
     result = run_with_progress(label, lambda progress: pipeline.run_pipeline(s, config, progress, fallback=True))
     clear_caches()
     remember_reports(result, label.lower())
     return result
+
+
+# -- failures ------------------------------------------------------------------------------------
+def debug_mode() -> bool:
+    """$TREND_DEBUG set (1, true, yes): failures also show Streamlit's full traceback."""
+    return os.environ.get("TREND_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying what went wrong, without server paths (trend_core.errors.reason)."""
+    return errors.reason(exc, app=True)
+
+
+def show_failure(exc: BaseException, key: str = "failure") -> None:
+    """A failure as a person reads it: one error line, a Retry button when the database is busy, and the
+    exception with a module-relative traceback in a collapsed "Details" box (no server paths)."""
+    st.error(md(failure_reason(exc)), icon=":material/error:")
+    if isinstance(exc, DatabaseBusy):
+        st.button("Retry", key=f"{key}_retry", icon=":material/refresh:")
+    with st.expander("Details", expanded=False):
+        st.code(errors.details(exc), language=None, wrap_lines=True)
+    if debug_mode():
+        st.exception(exc)
+
+
+def run_guarded(body: Callable[[], Any], key: str = "page") -> None:
+    """Run a page (or part of one) so that any failure is shown by show_failure instead of a traceback;
+    Streamlit's control flow (st.stop, st.rerun, st.switch_page) passes through."""
+    try:
+        body()
+    except _ScriptControl:
+        raise
+    except Exception as exc:  # MemoryError and RecursionError included
+        show_failure(exc, key)
 
 
 # -- page guards ---------------------------------------------------------------------------------

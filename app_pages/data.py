@@ -27,7 +27,7 @@ IGNORE = "(ignore)"
 
 
 def _import(source, file_name: str | None, images_dir: str | None, mapping: dict | None, tab: str) -> None:
-    s = ui.store()
+    s = ui.job_store()  # waits for a database a CLI run holds, with a notice
     name = file_name or str(source)
     with _server.heavy_job(f"the import of {ui.md(name)}"), st.spinner(f"Importing {name}…"):
         try:
@@ -35,7 +35,7 @@ def _import(source, file_name: str | None, images_dir: str | None, mapping: dict
                                          mapping=mapping, reference_date=st.session_state.get("data_reference_date"),
                                          dayfirst=bool(st.session_state.get("data_dayfirst")))
         except (ValueError, OSError) as exc:  # unreadable file, missing required column, no images folder
-            st.session_state["data_last_import"] = {"file": name, "error": str(exc)}
+            st.session_state["data_last_import"] = {"file": name, "error": ui.failure_reason(exc)}
             return
     ui.clear_caches()
     st.session_state["data_last_import"] = {"file": name, **summary}
@@ -102,7 +102,7 @@ def _server_path(text: str, kind: str) -> tuple[Path | None, bool]:
 
 
 def _preview_error(exc: Exception) -> None:
-    st.error(f"Cannot read the file's columns: {exc}")
+    st.error(f"Cannot read the file's columns: {ui.failure_reason(exc)}")
 
 
 def _n(summary: dict, name: str) -> int:
@@ -120,6 +120,11 @@ def dates_line(dates: dict | None) -> str | None:
              else ", ".join(f"{year} to {count:,}" for year, count in years))
     return (f"{n:,} {'row' if n == 1 else 'rows'} had no year (`MM-DD`): given {given} (latest on or "
             f"before {dates.get('reference_date', '?')})")
+
+
+def encoding_label(encoding: str) -> str:
+    """A text encoding as people name it: GB18030, UTF-8, UTF-8 with BOM, UTF-16-LE."""
+    return "UTF-8 with BOM" if str(encoding).lower() == "utf-8-sig" else str(encoding).upper()
 
 
 def import_history(imports: pd.DataFrame, rejects: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
@@ -159,6 +164,8 @@ def _show_import(last: dict) -> None:
                f"rejected = {_n(last, 'rows_read'):,} rows read. Stored: {_n(last, 'posts'):,} posts with "
                f"{_n(last, 'images'):,} images ({_n(last, 'added'):,} new posts, {_n(last, 'already_present'):,} "
                "already present).")
+    if last.get("encoding"):
+        st.caption(f"Read as {encoding_label(last['encoding'])}.")
     if last.get("reasons"):
         st.caption("Rejected rows by reason: " + "; ".join(
             f"{reason} {count:,} ({ingest.REASONS.get(reason, '')})" for reason, count in last["reasons"].items()))

@@ -5,6 +5,7 @@ it, so the order tests run in does not matter.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +15,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# A failing page shows one line and a Details box (app_pages._common.show_failure); with TREND_DEBUG it also
+# shows the traceback as st.exception, so the page tests' `assert not at.exception` still catch failures.
+# tests/test_hostile_errors.py unsets it to test what a person sees. (The CLI's traceback switch is --debug.)
+os.environ.setdefault("TREND_DEBUG", "1")
 
 UI_DEMO_POSTS = 480  # small enough for a 2-core machine, large enough for several styles and months
 UI_DEMO_SEED = 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from trend_core.config import DB_ENV_VAR, ForecastConfig, PipelineConfig, default_db_path
+from trend_core.errors import reason
 from trend_core.store import Store, StoreError
 
 
@@ -219,6 +221,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trend_core", description=__doc__)
+    parser.add_argument("--debug", action="store_true",
+                        help="on a failure, print the traceback as well as the one-line reason (also after the command)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=default_db_path(),
                         help=f"DuckDB file (default: ${DB_ENV_VAR} or data/trend.duckdb)")
@@ -330,14 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Any failure is one line on stderr (`error: <reason>`) and exit status 2 (130 for
+    Ctrl-C): a bad file, a busy database, a full disk, out of memory, data nested too deeply, a bug.
+    --debug (anywhere on the command line) also prints the traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (StoreError, OSError) as err:  # database busy past the lock wait, disk full, I/O errors
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # StoreError (busy, disk full), OSError, MemoryError, RecursionError, anything else
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        line = reason(err)
+        if debug or isinstance(err, (ValueError, OSError, StoreError, MemoryError, RecursionError)):
+            print(f"error: {line}", file=sys.stderr)
+        else:
+            print(f"error: {line} (run again with --debug for the traceback)", file=sys.stderr)
         return 2
 
 
