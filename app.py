@@ -18,7 +18,9 @@ if str(ROOT) not in sys.path:  # so `trend_core` and `app_pages._common` import 
 from app_pages import _common as ui  # noqa: E402
 from app_pages import _server  # noqa: E402
 
-st.set_page_config(page_title="Style trends", page_icon=":material/checkroom:", layout="wide",
+# the tab icon is a file of the app (a ':material/...:' page icon is fetched from fonts.gstatic.com by the
+# browser; the pages' own ':material/...:' icons come from the font Streamlit bundles)
+st.set_page_config(page_title="Style trends", page_icon=str(ROOT / "app_pages" / "page_icon.png"), layout="wide",
                    initial_sidebar_state="expanded")
 server = _server.gate()  # server mode: nothing below runs before the visitor has logged in
 
