@@ -168,7 +168,7 @@ def train_now(fcfg: ForecastConfig) -> pipeline.CachedForecast | None:
         rows.append(row)
         live.plotly_chart(forecast_charts.loss_curves(rows, "Loss per epoch (live)"), key=f"forecast_live_{len(rows)}")
 
-    s = ui.store()
+    s = ui.job_store()  # training writes its result: wait out a CLI run's turn on the file, with a notice
     dev = None if device == "auto" else device
 
     def work(progress):
