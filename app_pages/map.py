@@ -7,23 +7,32 @@
   can be watched filling over time;
 - size: at most map_charts.MAP_POINTS posts are drawn by default (an even sample, each style keeping
   its share; the caption says so and a toggle draws every post); the drawn points, their hover text
-  and the month list are cached per clustering key and settings (st.cache_data), the figure itself is
-  built on each run from them (a cached Figure does not keep the chart's selection);
-- mode: "Select (lasso / box)" is the interactive st.plotly_chart below; "Hover previews" renders the
-  same WebGL figure as an offline HTML component (trend_core.map_hover) where hovering a point shows
-  a thumbnail of its segmented garment (the masked image) and its text next to the cursor;
+  and the month list are cached per clustering key and settings (st.cache_data);
+- sessions: the figure itself is built once per database, clustering, style names and settings and
+  shared by every session (st.cache_resource, a trend_core.shared_figure.FrozenFigure that is never
+  changed; the chart's selection lives in each session's widget state, not in the figure), and so is
+  the hover map's payload: many analysts at once cost little more than one (issue 11.9);
+- mode: "Select (lasso / box)" is the interactive st.plotly_chart below; "Hover previews" draws the
+  same WebGL figure in a custom component (app_pages/_hover_map.py, plotly.js served by the app) where
+  hovering a point shows a thumbnail of its segmented garment (the masked image) and its text next to
+  the cursor; a render sends the figure and as many previews as fit in map_hover.HOVER_BYTES (< 2 MB);
+- thumbnails on the map are small WebPs within map_charts.MAP_THUMB_BYTES (map_charts.map_thumbnails);
 - selection: clicking a point or drawing a box / lasso (st.plotly_chart(on_select="rerun")) shows the
   selected posts (thumbnails, escaped text) and their share per month; a selection can be saved under a
   name (trend_core.selections) and is then listed with its size, to show again or delete.
 """
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app_pages import _common as ui
+from app_pages import _shared
+from app_pages._hover_map import hover_map
 from trend_core import image_stages, map_charts, map_hover, pipeline, plots, selections
+from trend_core.shared_figure import FrozenFigure
 from trend_core.store import Store
 
 GALLERY_LIMIT = 24
@@ -36,12 +45,22 @@ SHOWN_SAVED = "map_show_saved"  # session key: name of the saved selection shown
 
 def thumbnails_on_map(view: pipeline.StylesView, drawn: pd.DataFrame, chosen: list[int],
                       per_style: int) -> dict[str, bytes]:
-    """post_id -> thumb bytes of the exemplar / spread posts drawn on the map."""
+    """post_id -> small WebP of the exemplar / spread posts drawn on the map (map_charts.map_thumbnails:
+    each style's first picture, then each style's second, ... while the byte budget lasts)."""
     exemplars = {int(s): list(ex) for s, ex in zip(view.styles["style"], view.styles["exemplars"])}
     wanted = plots.map_thumbnail_posts(drawn, exemplars, per_style=per_style, styles=chosen)
+    style_of = dict(zip(drawn["post_id"].astype(str), drawn["style"].astype(int)))
+    seen: dict[int, int] = {}
+    rounds = []
+    for pid in wanted:
+        style = style_of.get(pid, -1)
+        rounds.append(seen.get(style, 0))
+        seen[style] = rounds[-1] + 1
+    wanted = [pid for _, pid in sorted(zip(rounds, wanted), key=lambda pair: pair[0])]
     hashes = drawn.set_index(drawn["post_id"].astype(str)).reindex(wanted)["image_hash"]
     blobs = ui.images(hashes.dropna(), "thumb")
-    return {pid: blobs[h] for pid, h in hashes.items() if isinstance(h, str) and h in blobs}
+    return map_charts.map_thumbnails({pid: blobs[h] for pid, h in hashes.items()
+                                      if isinstance(h, str) and h in blobs})
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the garment previews…")
@@ -69,7 +88,7 @@ def _shown(db: str, clustering_key: str, styles: tuple[int, ...],
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the map…")
-def _points(db: str, clustering_key: str, styles: tuple[int, ...], upto: str | None, limit: int | None,
+def _points(db: str, clustering_key: str, names: str, styles: tuple[int, ...], upto: str | None, limit: int | None,
             _view: pipeline.StylesView) -> dict:
     """The posts drawn (map_charts.map_points of at most `limit` posts up to the month `upto`), the
     later ones (x, y only, at most `limit`) and how many there were before sampling."""
@@ -78,6 +97,33 @@ def _points(db: str, clustering_key: str, styles: tuple[int, ...], upto: str | N
     drawn, later = map_charts.split_by_month(shown, pd.Timestamp(upto) if upto else None)
     return {"drawn": map_charts.map_points(map_charts.sample_points(drawn, limit)), "n_drawn": len(drawn),
             "later": map_charts.sample_points(later, limit)[["post_id", "style", "x", "y"]], "n_later": len(later)}
+
+
+@st.cache_resource(max_entries=24, show_spinner="Drawing the map…")
+def _figure(db: str, clustering_key: str, names: str, styles: tuple[int, ...], upto: str | None,
+            limit: int | None, colour_by: str, per_style: int, faint: bool,
+            _view: pipeline.StylesView) -> FrozenFigure:
+    """The map for these settings, built once and shared by every session (read-only); per_style 0:
+    no thumbnails on the map."""
+    points = _points(db, clustering_key, names, styles, upto, limit, _view)
+    thumbs = thumbnails_on_map(_view, points["drawn"], list(styles), per_style) if per_style else {}
+    figure = map_charts.colour_map(points["drawn"], colour_by, thumbnails=thumbs,
+                                   later=points["later"] if faint else None)
+    return FrozenFigure(figure)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the garment previews…")
+def _hover_payload(db: str, clustering_key: str, names: str, styles: tuple[int, ...], upto: str | None,
+                   limit: int | None, colour_by: str, per_style: int, faint: bool, segmenter: str,
+                   _view: pipeline.StylesView) -> tuple[bytes, str, int, int]:
+    """(map_hover.hover_payload, its digest, previews in it, previews made before the byte budget) for
+    the hover map, shared by sessions."""
+    figure = _figure(db, clustering_key, names, styles, upto, limit, colour_by, per_style, faint, _view)
+    drawn = _points(db, clustering_key, names, styles, upto, limit, _view)["drawn"]
+    made = garment_previews(_view, drawn)
+    payload = map_hover.hover_payload(figure, made, height=HOVER_HEIGHT - 20)
+    sent = len(map_hover.read_payload(payload)["thumbs"])
+    return payload, hashlib.sha256(payload).hexdigest()[:20], sent, len(made)
 
 
 def month_slider(months: list[pd.Timestamp]) -> pd.Timestamp | None:
@@ -190,9 +236,10 @@ def main() -> None:
                                  help=f"Above {map_charts.MAP_POINTS:,} posts the map draws an even sample "
                                       "(each style keeps its share); drawing all is slower.")
              if n_shown > map_charts.MAP_POINTS else False)
-    points = _points(ui.db_path(), view.clustering_key, styles, f"{upto:%Y-%m}" if upto is not None else None,
-                     None if every else map_charts.MAP_POINTS, view)
-    drawn, later = points["drawn"], points["later"]
+    settings = (ui.db_path(), view.clustering_key, _shared.view_names_key(view), styles,
+                f"{upto:%Y-%m}" if upto is not None else None, None if every else map_charts.MAP_POINTS)
+    points = _points(*settings, view)
+    drawn = points["drawn"]
     when = f" (up to {upto:%Y-%m})" if upto is not None else ""
     if len(drawn) < points["n_drawn"]:
         st.caption(f"Drawing {len(drawn):,} of {n_shown:,} posts{when}: an even sample of the "
@@ -201,21 +248,25 @@ def main() -> None:
     else:
         st.caption(f"Drawing {len(drawn):,} of {n_shown:,} posts{when}.")
 
-    thumbs = thumbnails_on_map(view, drawn, chosen, per_style) if show_thumbs else {}
-    figure = map_charts.colour_map(drawn, colour_by, thumbnails=thumbs, later=later if faint else None)
+    looks = (colour_by, int(per_style) if show_thumbs else 0, bool(faint))
     mode = st.radio("Mode", [SELECT_MODE, HOVER_MODE], horizontal=True, key="map_mode",
                     help="Select: click / box / lasso to list posts below. Hover previews: hovering a point "
                          "shows its segmented garment and text (selection is off in this mode).")
     if mode == HOVER_MODE:
-        previews = garment_previews(view, drawn)
-        st.caption(f"Garment previews for {len(previews):,} of {len(drawn):,} drawn posts"
-                   + (f" (at most {map_hover.MAX_PREVIEWS:,}; the others show their text only)."
-                      if len(drawn) > map_hover.MAX_PREVIEWS else "; hover a point to see it.")
-                   + ("" if previews else " No stored clothing masks for the configured segmenter:"
+        payload, digest, n_previews, n_made = _hover_payload(*settings, *looks,
+                                                             image_stages.segmenter_key(view.config), view)
+        limited = n_previews < n_made or len(drawn) > map_hover.MAX_PREVIEWS
+        st.caption(f"Garment previews for {n_previews:,} of {len(drawn):,} drawn posts"
+                   + (f" (at most {map_hover.MAX_PREVIEWS:,}, and as many as fit with the map in "
+                      f"{map_hover.HOVER_BYTES / 1e6:.1f} MB, so the page stays light; the others show their "
+                      "text only)."
+                      if limited else "; hover a point to see it.")
+                   + ("" if n_previews else " No stored clothing masks for the configured segmenter:"
                       " run the pipeline with segmentation to get them."))
-        components.html(map_hover.hover_html(figure, previews, height=HOVER_HEIGHT - 20), height=HOVER_HEIGHT)
+        hover_map(payload, digest, HOVER_HEIGHT, key="map_hover")
         event = None
     else:
+        figure = _figure(*settings, *looks, view)
         event = st.plotly_chart(figure, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
     left_out = int((posts["style"] < 0).sum())
     if left_out:
@@ -235,3 +286,4 @@ def main() -> None:
 
 
 main()
+_shared.settle_memory("map")

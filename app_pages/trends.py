@@ -2,7 +2,12 @@
 engagement-weighted; when each style stays above a share threshold (lifespans); and a monthly top-5
 gallery with pictures. Every share is shown with its n (the images behind it); periods with fewer images
 than the saved minimum are flagged on the charts and left out of the top 5 with a note. Widgets and
-layout only: the numbers come from trend_core.trends, the figures from trend_core.trend_charts."""
+layout only: the numbers come from trend_core.trends, the figures from trend_core.trend_charts.
+
+Many analysts at once (issue 11.9): the share table with the saved selections, both charts and the
+monthly top-5 gallery are computed once per database, clustering, style names, saved selections and
+settings and shared by every session (st.cache_data for tables, st.cache_resource for the figures: a
+trend_core.shared_figure.FrozenFigure, never changed once made)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,9 +16,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _common as ui
+from app_pages import _shared
 from trend_core import pipeline, plots, selections, trend_charts, trends
 from trend_core.config import SHARE_UNITS
 from trend_core.pipeline import StylesView
+from trend_core.shared_figure import FrozenFigure
 
 LEVEL = 0.95
 KINDS = {"lines": "lines + 95 % bands", "area": "stacked area"}
@@ -27,15 +34,87 @@ BAND_NOTES = {
 }
 
 
-def with_selections(table: pd.DataFrame, view: StylesView, period: str) -> pd.DataFrame:
+def with_selections(table: pd.DataFrame, view: StylesView, period: str,
+                    saved: Mapping[str, list[str]] | None = None) -> pd.DataFrame:
     """The style share table plus one series per selection saved on the Map page (marked ★): its posts'
-    share of all kept posts per period, so it can be followed like a style (with the period's n)."""
-    saved = selections.load_selections(ui.store())
+    share of all kept posts per period, so it can be followed like a style (with the period's n).
+    `saved`: the saved selections (read from the database when not given)."""
+    saved = selections.load_selections(ui.store()) if saved is None else saved
     if not saved:
         return table
     extra = selections.selection_shares(view.kept_posts(), saved, period)
     extra["style_name"] = "★ " + extra["style_name"].astype(str)
     return pd.concat([table, extra.reindex(columns=table.columns)], ignore_index=True)
+
+
+# -- shared by sessions ------------------------------------------------------------------------------
+# Every function below is keyed on `shared` = (database, share key, style names digest, saved
+# selections digest): what makes its result differ between databases, clusterings and renamings.
+
+def shared_key(view: StylesView, saved: Mapping[str, list[str]]) -> tuple[str, str, str, str]:
+    return ui.db_path(), view.share_key, _shared.view_names_key(view), _shared.selections_key(saved)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _table(shared: tuple, period: str, _view: StylesView, _saved: Mapping[str, list[str]]) -> pd.DataFrame:
+    """with_selections(the style shares per period)."""
+    return with_selections(_view.shares(period), _view, period, _saved)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _share_figure(shared: tuple, period: str, kind: str, weighted: bool, min_n: int, chosen: tuple[int, ...],
+                  unit: str, _view: StylesView, _saved: Mapping[str, list[str]]) -> FrozenFigure:
+    """The share-over-time chart (lines with bands, or the stacked area) for these settings."""
+    table = _table(shared, period, _view, _saved)
+    value = "engagement_share" if weighted else "share"
+    if kind == "lines":
+        banded = (trends.engagement_bands(table, _view.kept_posts(), period, LEVEL) if weighted
+                  else trends.binomial_bands(table, LEVEL))
+        figure = trend_charts.share_lines(banded, value=value, styles=list(chosen), period=period, level=LEVEL,
+                                          min_n=min_n, unit=unit)
+    else:
+        clusters = [c for c in chosen if c < selections.SELECTION_STYLE_BASE]
+        figure = trend_charts.share_area(table, value=value, styles=clusters, period=period, min_n=min_n, unit=unit)
+    return FrozenFigure(figure)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _lifespans(shared: tuple, period: str, value: str, percent: int, min_periods: int, chosen: tuple[int, ...],
+               _view: StylesView, _saved: Mapping[str, list[str]],
+               _names: Mapping[int, str]) -> tuple[pd.DataFrame, FrozenFigure]:
+    """(the spans above the threshold, the lifespan chart); the frame is shared: read it, never change it."""
+    table = _table(shared, period, _view, _saved)
+    shown = table[table["style"].isin(chosen)]
+    spans = trends.lifespans(shown, percent / 100.0, int(min_periods), value=value)
+    rows = {s: _names[s] for s in _names if s in set(chosen)}
+    extent = (table["period"].min(), table["period"].max()) if len(table) else None
+    return spans, FrozenFigure(trend_charts.lifespan_chart(spans, period, percent / 100.0, rows, extent, value))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _top(shared: tuple, value: str, min_n: int, _view: StylesView, _names: Mapping[int, str]) -> pd.DataFrame:
+    """Monthly top 5 by `value` with the change against the month before, months with fewer than
+    min_n images left out."""
+    month_table = _view.shares("month")
+    top = trends.top_changes(trends.top_styles(month_table, 5, value=value), month_table, value)
+    dropped = set(trends.small_periods(month_table, min_n)["period"]) if min_n else set()
+    top = top.assign(period=pd.to_datetime(top["period"]), style_name=top["style"].map(_names))
+    return top[~top["period"].isin(dropped)]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _gallery(shared: tuple, value: str, min_n: int, per_style: int, first: pd.Timestamp, last: pd.Timestamp,
+             _view: StylesView, _names: Mapping[int, str]) -> pd.DataFrame:
+    """The gallery rows (plots.top_gallery) of the months first..last with each picture's likes."""
+    top = _top(shared, value, min_n, _view, _names)
+    shown = top[(top["period"] >= first) & (top["period"] <= last)]
+    exemplars = {int(s): list(ex) for s, ex in zip(_view.styles["style"], _view.styles["exemplars"])}
+    gallery = plots.top_gallery(_view.posts, shown, exemplars, per_style=per_style, period="month")
+    extra = ["period", "style", "count", "change", "new"] + [c for c in ("n",) if c in shown] + (
+        [value] if value != "share" else [])
+    gallery = gallery.astype({"period": "datetime64[ns]"}).merge(shown[extra], on=["period", "style"], how="left")
+    likes = _likes(_view.posts)
+    return gallery.assign(likes=[[likes.get(p, 0) for p in ids] for ids in gallery["post_ids"]])
 
 
 def min_images() -> int:
@@ -75,7 +154,8 @@ def small_note(table: pd.DataFrame, period: str, min_n: int) -> str:
             f"than {min_n} images, where a share rests on too few images to read: {_listed(small, period)}.")
 
 
-def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFrame, str, str, list[int]]:
+def share_section(view: StylesView, names: Mapping[int, str], saved: Mapping[str, list[str]],
+                  min_n_saved: int) -> tuple[pd.DataFrame, str, str, list[int]]:
     """Controls and the share-over-time chart; returns (share table, period, measure, chosen styles)."""
     cols = st.columns([1.4, 1.4, 1.3, 1.2, 3])
     period = cols[0].radio("Period", list(trends.PERIODS), index=2, horizontal=True, key="trends_period")
@@ -88,7 +168,7 @@ def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFr
     weighted = cols[2].toggle("Engagement-weighted", key="trends_engagement",
                               help="Each style's share of the period's likes + collects + comments instead of "
                                    "its share of the period's posts.")
-    min_n = int(cols[3].number_input("Fewest images", 0, 100_000, min_images(), step=5, key="trends_min_images",
+    min_n = int(cols[3].number_input("Fewest images", 0, 100_000, min_n_saved, step=5, key="trends_min_images",
                                      on_change=_save_min_images,
                                      help="Periods with fewer images are flagged on the charts and left out of the "
                                           "monthly top 5 (a saved setting)."))
@@ -96,16 +176,13 @@ def share_section(view: StylesView, names: Mapping[int, str]) -> tuple[pd.DataFr
                                  key="trends_styles")
     value = "engagement_share" if weighted else "share"
     unit = unit_of(view)
-    table = with_selections(ui.shares(view, period), view, period)
+    shared = shared_key(view, saved)
+    table = _table(shared, period, view, saved)
+    figure = _share_figure(shared, period, kind, bool(weighted), min_n, tuple(int(c) for c in chosen), unit, view,
+                           saved)
     if kind == "lines":
-        banded = (trends.engagement_bands(table, view.kept_posts(), period, LEVEL) if weighted
-                  else trends.binomial_bands(table, LEVEL))
-        figure = trend_charts.share_lines(banded, value=value, styles=chosen, period=period, level=LEVEL,
-                                          min_n=min_n, unit=unit)
         note = BAND_NOTES[value]
     else:
-        clusters = [c for c in chosen if c < selections.SELECTION_STYLE_BASE]
-        figure = trend_charts.share_area(table, value=value, styles=clusters, period=period, min_n=min_n, unit=unit)
         note = ("Stacked: with every style shown a period adds up to 100 %. No bands in this view; saved "
                 "selections overlap the styles and are shown as lines only.")
     st.plotly_chart(figure, key="trends_chart")
@@ -128,8 +205,8 @@ def _spans_summary(spans: pd.DataFrame, period: str) -> str:
             f"({longest['start']:{fmt}} – {longest['end']:{fmt}}).")
 
 
-def lifespan_section(table: pd.DataFrame, period: str, value: str, names: Mapping[int, str],
-                     chosen: list[int]) -> None:
+def lifespan_section(view: StylesView, saved: Mapping[str, list[str]], period: str, value: str,
+                     names: Mapping[int, str], chosen: list[int]) -> None:
     """Threshold / shortest-span controls, the lifespan chart and the spans as a table."""
     st.subheader("Style lifespans")
     st.caption(f"When each style's {MEASURES[value]} rises above the threshold and when it falls below again.")
@@ -139,12 +216,9 @@ def lifespan_section(table: pd.DataFrame, period: str, value: str, names: Mappin
                                   "period above it.")
     min_periods = cols[1].number_input(f"Shortest span ({period}s)", 1, 52, 1, key="trends_min_periods",
                                        help="Spans shorter than this are left out (one-period blips).")
-    shown = table[table["style"].isin(chosen)]
-    spans = trends.lifespans(shown, percent / 100.0, int(min_periods), value=value)
-    rows = {s: names[s] for s in names if s in set(chosen)}
-    extent = (table["period"].min(), table["period"].max()) if len(table) else None
-    st.plotly_chart(trend_charts.lifespan_chart(spans, period, percent / 100.0, rows, extent, value),
-                    key="trends_lifespans")
+    spans, figure = _lifespans(shared_key(view, saved), period, value, int(percent), int(min_periods),
+                               tuple(int(c) for c in chosen), view, saved, names)
+    st.plotly_chart(figure, key="trends_lifespans")
     st.caption(_spans_summary(spans, period))
     with st.expander("Spans as a table"):
         st.dataframe(spans.drop(columns=["style"]), hide_index=True, width="stretch",
@@ -204,16 +278,14 @@ def left_out_note(month_table: pd.DataFrame, min_n: int) -> str:
             "ranking (one post can make a style #1 at 50 %). Lower *Fewest images* above to include them.")
 
 
-def gallery_section(view: StylesView, value: str, names: Mapping[int, str], min_n: int = 0) -> None:
+def gallery_section(view: StylesView, value: str, names: Mapping[int, str], min_n: int = 0,
+                    saved: Mapping[str, list[str]] | None = None) -> None:
     """Monthly top 5 by the chosen measure: a row per month, a few pictures per style; months with fewer
     than min_n images are left out with a note."""
     st.subheader("Monthly top 5")
-    month_table = ui.shares(view, "month")
-    top = trends.top_changes(trends.top_styles(month_table, 5, value=value), month_table, value)
-    dropped = set(trends.small_periods(month_table, min_n)["period"]) if min_n else set()
-    top = top.assign(period=pd.to_datetime(top["period"]), style_name=top["style"].map(names))
-    top = top[~top["period"].isin(dropped)]
-    note = left_out_note(month_table, min_n) if min_n else ""
+    shared = shared_key(view, {} if saved is None else saved)
+    top = _top(shared, value, min_n, view, names)
+    note = left_out_note(ui.shares(view, "month"), min_n) if min_n else ""
     if note:
         st.info(note, icon=":material/filter_alt:")
     months = sorted(top["period"].drop_duplicates())
@@ -226,28 +298,23 @@ def gallery_section(view: StylesView, value: str, names: Mapping[int, str], min_
     with cols[0]:
         first, last = month_range(months)
     per_style = int(cols[1].number_input("Pictures per style", 1, 4, 2, key="trends_per_style"))
-    shown = top[(top["period"] >= first) & (top["period"] <= last)]
-    exemplars = {int(s): list(ex) for s, ex in zip(view.styles["style"], view.styles["exemplars"])}
-    gallery = plots.top_gallery(view.posts, shown, exemplars, per_style=per_style, period="month")
-    extra = ["period", "style", "count", "change", "new"] + [c for c in ("n",) if c in shown] + (
-        [value] if value != "share" else [])
-    gallery = gallery.astype({"period": "datetime64[ns]"}).merge(shown[extra], on=["period", "style"], how="left")
+    gallery = _gallery(shared, value, min_n, per_style, pd.Timestamp(first), pd.Timestamp(last), view, names)
     thumbs = ui.images([h for hs in gallery["image_hashes"] for h in hs], "thumb")
-    likes = _likes(view.posts)
     unit = unit_of(view)
-    for month in sorted(shown["period"].drop_duplicates(), reverse=True):
-        month_row(month, gallery[gallery["period"] == month].sort_values("rank"), thumbs, likes, value, unit)
+    for month in sorted(gallery["period"].drop_duplicates(), reverse=True):
+        month_row(month, gallery[gallery["period"] == month].sort_values("rank"), thumbs, None, value, unit)
 
 
-def month_row(month: pd.Timestamp, rows: pd.DataFrame, thumbs: Mapping[str, bytes], likes: Mapping[str, int],
+def month_row(month: pd.Timestamp, rows: pd.DataFrame, thumbs: Mapping[str, bytes], likes: Mapping[str, int] | None,
               value: str, unit: str = "posts") -> None:
-    """One bordered row: the month, then up to five styles with their pictures."""
+    """One bordered row: the month, then up to five styles with their pictures (likes: post_id -> likes,
+    or None when the rows carry a `likes` list per style, as _gallery's do)."""
     with st.container(border=True, key=f"trends_month_{month:%Y%m}"):
         st.markdown(f"**{month:%Y-%m}**")
         for slot, rec in zip(st.columns(5), rows.itertuples(index=False)):
             slot.caption(_slot_caption(rec, value, unit))
-            pictures = [(thumbs[h], f"♥ {likes.get(p, 0):,}") for p, h in zip(rec.post_ids, rec.image_hashes)
-                        if h in thumbs]
+            counts = rec.likes if likes is None else [likes.get(p, 0) for p in rec.post_ids]
+            pictures = [(thumbs[h], f"♥ {n:,}") for n, h in zip(counts, rec.image_hashes) if h in thumbs]
             if pictures:
                 slot.image([b for b, _ in pictures], caption=[c for _, c in pictures], width=88)
             else:
@@ -262,6 +329,8 @@ view = ui.require_view("trends")
 saved = selections.load_selections(ui.store())
 style_names = dict(zip(view.styles["style"].astype(int), view.styles["name"].astype(str)))
 style_names |= {sid: f"★ {name}" for name, sid in selections.selection_style_ids(saved).items()}
-share_table, chosen_period, measure, chosen_styles = share_section(view, style_names)
-lifespan_section(share_table, chosen_period, measure, style_names, chosen_styles)
-gallery_section(view, measure, style_names, min_images())
+saved_min_images = min_images()
+share_table, chosen_period, measure, chosen_styles = share_section(view, style_names, saved, saved_min_images)
+lifespan_section(view, saved, chosen_period, measure, style_names, chosen_styles)
+gallery_section(view, measure, style_names, saved_min_images, saved)
+_shared.settle_memory("trends")

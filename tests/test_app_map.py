@@ -153,6 +153,7 @@ def test_selection_gallery_share_line_and_saving(demo_db_copy, monkeypatch):
 
 # -- hover previews ----------------------------------------------------------------------------------
 def test_hover_previews_mode_renders_the_component(demo_db, monkeypatch):
+    from app_pages import _hover_map
     from trend_core import map_hover
 
     SELECT_MODE, HOVER_MODE = "Select (lasso / box)", "Hover previews"  # app_pages.map runs on import
@@ -163,13 +164,19 @@ def test_hover_previews_mode_renders_the_component(demo_db, monkeypatch):
 
     at.radio(key="map_mode").set_value(HOVER_MODE)
     rerun(at)
-    frames = at.get("iframe")
-    assert len(frames) == 1 and len(charts(at)) == 0, "the map is the HTML component, not st.plotly_chart"
-    page = frames[0].proto.srcdoc
-    assert "plotly_hover" in page and map_hover.TIP_IMG_ID in page
-    assert page.count("data:image/jpeg;base64,") >= 1, "masked garment thumbnails are embedded"
+    components = at.get("component_instance")
+    assert len(components) == 1 and len(charts(at)) == 0, "the map is the hover component, not st.plotly_chart"
+    proto = components[0].proto
+    assert proto.component_name.endswith("hover_map")
+    page = (Path(_hover_map.asset_dir()) / "index.html").read_text(encoding="utf-8")
+    assert "plotly_hover" in page and map_hover.TIP_IMG_ID in page and map_hover.TIP_ID in page
+    payload = map_hover.read_payload(next(a.bytes for a in proto.special_args if a.key == "payload"))
+    assert len(payload["thumbs"]) >= 1, "masked garment thumbnails are sent"
+    assert all(uri.startswith("data:image/webp;base64,") for uri in payload["thumbs"].values())
+    points = [t for t in payload["figure"]["data"] if t.get("customdata")]
+    assert points and all(t["hoverinfo"] == "none" for t in points), "the tip replaces plotly's hover label"
     assert any("Garment previews for" in c.value for c in at.caption)
 
     at.radio(key="map_mode").set_value(SELECT_MODE)
     rerun(at)
-    assert len(at.get("iframe")) == 0 and len(charts(at)) == 1
+    assert len(at.get("component_instance")) == 0 and len(charts(at)) == 1

@@ -1,8 +1,11 @@
 """The real thing: `streamlit run app.py` on a free port against the demo database, driven by
 Playwright with Debian's chromium. Visits every page, waits for a rendered plotly chart, checks that
 no Streamlit exception is shown, clicks a point on the map to get its thumbnail, lassoes a cluster of
-points to get the selection gallery, hovers a point in the map's "Hover previews" mode (an offline HTML
-component, plotly.js inlined) to see the segmented garment, trains a short forecast, and saves a screenshot of the Styles page to docs/screenshot.png.
+points to get the selection gallery, hovers a point in the map's "Hover previews" mode (a custom
+component whose plotly.js the app serves itself) to see the segmented garment, trains a short forecast, checks
+that no page makes a request outside the machine (every request the browser makes, iframes included, goes
+to the app's own 127.0.0.1 server or is a data: / blob: URL), and saves a screenshot of the Styles page to
+docs/screenshot.png.
 
 Set TREND_SKIP_BROWSER=1 to skip; otherwise a missing browser is a failure.
 """
@@ -17,6 +20,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -29,6 +33,9 @@ SCREENSHOT = ROOT / "docs" / "screenshot.png"
 PLOT = ".js-plotly-plot .main-svg"
 EXCEPTION = '[data-testid="stException"]'
 GARMENT_IMG, GARMENT_TIP = "garment-img", "garment-tip"  # trend_core.map_hover.TIP_IMG_ID / TIP_ID
+HOVER_FRAME = 'iframe[src*="hover_map"]'  # the hover map component (app_pages/_hover_map.py)
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOCAL_SCHEMES = {"data", "blob", "about"}
 
 pytestmark = pytest.mark.skipif(os.environ.get("TREND_SKIP_BROWSER") == "1",
                                 reason="TREND_SKIP_BROWSER=1")
@@ -104,6 +111,21 @@ def page(browser):
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture
+def requests_seen(page) -> list[str]:
+    """Every URL the page's browser context requests from now on (iframes and their subresources
+    included), and every websocket it opens."""
+    seen: list[str] = []
+    page.context.on("request", lambda request: seen.append(request.url))
+    page.on("websocket", lambda ws: seen.append(ws.url))
+    return seen
+
+
+def _leaves_the_machine(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme not in LOCAL_SCHEMES and (parsed.hostname or "") not in LOCAL_HOSTS
 
 
 def _wait_idle(page, timeout_s: float = 120) -> None:
@@ -214,10 +236,10 @@ def test_map_hover_previews_show_the_garment(server, page):
     page.set_viewport_size({"width": 1440, "height": 1400})
     _open(page, server, "map", "Map")
     _choose_mode(page, "Hover previews")
-    iframe = page.locator("iframe[srcdoc]").first
+    iframe = page.locator(HOVER_FRAME).first
     iframe.wait_for()
     iframe.scroll_into_view_if_needed()
-    frame = page.frame_locator("iframe[srcdoc]").first
+    frame = page.frame_locator(HOVER_FRAME).first
     gd = frame.locator(".js-plotly-plot").first
     gd.wait_for()
     frame.locator(".js-plotly-plot .main-svg").first.wait_for()
@@ -238,11 +260,46 @@ def test_map_hover_previews_show_the_garment(server, page):
         except PlaywrightTimeout:
             continue
     assert tip.is_visible(), "hovering a point shows its garment thumbnail"
-    assert tip.evaluate("img => img.src.startsWith('data:image/jpeg;base64,') && img.naturalWidth > 0")
+    assert tip.evaluate("img => img.src.startsWith('data:image/webp;base64,') && img.naturalWidth > 0")
     assert frame.locator(f"#{GARMENT_TIP}").inner_text().strip(), "and the post's text"
     page.mouse.move(5, 5)
     tip.wait_for(state="hidden", timeout=10_000)
     _no_exception(page)
+
+
+def _page_slugs() -> list[tuple[str, str]]:
+    """(url path, title) of every page in app.py's PAGES, read from its source."""
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page":
+            kw = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+            out.append(("" if kw.get("default") else kw["url_path"], kw["title"]))
+    assert len(out) >= 7, out
+    return out
+
+
+def test_no_request_leaves_the_machine(server, page, requests_seen):
+    """Issue 11.9: every page (charts, thumbnails, material icons, fonts) and the map's hover-preview
+    component load only from the app's own server; nothing goes to a CDN, font service or tracker."""
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    for slug, title in _page_slugs():
+        _open(page, server, slug, title)
+        if slug in ("map", "trends", ""):
+            page.wait_for_selector(PLOT)
+        _no_exception(page)
+    _open(page, server, "map", "Map")
+    _choose_mode(page, "Hover previews")
+    frame = page.frame_locator(HOVER_FRAME).first
+    frame.locator(".js-plotly-plot .main-svg").first.wait_for()
+    page.wait_for_timeout(1000)
+    assert requests_seen, "requests are recorded"
+    assert any(re.search(r"/plotly-[^/]+\.min\.js$", urlparse(u).path) for u in requests_seen), \
+        "the hover map's plotly.js comes from the app itself"
+    outside = sorted({u for u in requests_seen if _leaves_the_machine(u)})
+    assert not outside, outside
 
 
 def test_forecast_trains_and_offers_csv(server, page):

@@ -99,7 +99,7 @@ def test_html_is_offline_and_has_the_handler():
     assert not re.search(r"""<link[^>]+href\s*=\s*["']?https?:""", page, flags=re.IGNORECASE)
     assert "plotly_hover" in page and "plotly_unhover" in page
     assert map_hover.TIP_ID in page and map_hover.TIP_IMG_ID in page
-    assert "data:image/jpeg;base64," + base64.b64encode(blob).decode("ascii") in page
+    assert "data:image/webp;base64," + base64.b64encode(blob).decode("ascii") in page
     assert page.count("</script>") == page.lower().count("<script"), "the data never closes a script early"
     assert "<script>alert(1)" not in page
     # plotly's own hover label is off (the tip replaces it), the events still fire

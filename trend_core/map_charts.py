@@ -1,5 +1,6 @@
 """Map charts beyond the style colouring: colour by month / engagement / author, the map filling over
-time, and the share line of a selection. Pure plotly; the style colouring itself is `plots.style_map`.
+time, and the share line of a selection. Pure plotly (and PIL for `map_thumbnails`, the small WebPs drawn on the map);
+the style colouring itself is `plots.style_map`.
 
 Every point keeps `plots.MAP_CUSTOMDATA` (post_id first) so `plots.selected_post_ids` resolves a
 click / box / lasso selection whatever the colouring (and whichever posts are drawn). Post text in
@@ -15,10 +16,12 @@ slim frame (hover snippet computed once) a page can cache.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from io import BytesIO
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from PIL import Image
 
 from trend_core import plots, trends
 from trend_core.selections import selection_shares
@@ -28,6 +31,8 @@ COLOUR_BY = {"style": "Style", "month": "Month of the post", "engagement": "Enga
 TOP_AUTHORS = 10
 MAP_POINTS = 20_000      # posts drawn by default; more are sampled (sample_points), all on request
 MAP_SNIPPET_CHARS = 60   # post text shown in a hover label
+MAP_THUMB_SIDE = 72      # thumbnails drawn on the map are re-encoded this small (they show ~60 px wide)
+MAP_THUMB_BYTES = 250_000  # and no more than this many bytes of them per map (map_thumbnails)
 MAP_COLUMNS = ("post_id", "x", "y", "style", "style_name", "post_date", "likes", "collects", "comments",
                "poster_id", "image_hash")
 OTHER_AUTHORS = "other authors"
@@ -37,6 +42,30 @@ _HOVER = ("<b>%{customdata[1]}</b> · %{customdata[3]} · ♥ %{customdata[4]}<b
 
 
 # -- data helpers ------------------------------------------------------------------------------------
+def map_thumbnails(blobs: Mapping[str, bytes], side: int = MAP_THUMB_SIDE,
+                   max_bytes: int = MAP_THUMB_BYTES) -> dict[str, bytes]:
+    """The pictures to draw on the map (post_id -> image bytes, in the order to keep them) as WebP of
+    at most side x side px, the first ones up to max_bytes in all (the map's JSON carries them on every
+    render); unreadable images are left out."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for post_id, blob in blobs.items():
+        try:
+            with Image.open(BytesIO(blob)) as img:
+                rgb = img.convert("RGB")
+        except (OSError, ValueError):
+            continue
+        rgb.thumbnail((side, side), Image.Resampling.LANCZOS)
+        buffer = BytesIO()
+        rgb.save(buffer, format="WEBP", quality=70, method=4)
+        small = buffer.getvalue()
+        if total + len(small) > max_bytes:
+            break
+        out[str(post_id)] = small
+        total += len(small)
+    return out
+
+
 def placed_posts(posts: pd.DataFrame) -> pd.DataFrame:
     """Posts that have a map position."""
     if posts is None or posts.empty or "x" not in posts:

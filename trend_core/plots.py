@@ -23,6 +23,17 @@ HOVER_TEXT_CHARS = 80
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def image_data_uri(blob: bytes) -> str:
+    """data:image/webp|png|jpeg;base64,... for an image's bytes (the type read from its first bytes)."""
+    if blob[:4] == b"RIFF" and blob[8:12] == b"WEBP":
+        mime = "image/webp"
+    elif blob[:8] == b"\x89PNG\r\n\x1a\n":
+        mime = "image/png"
+    else:
+        mime = "image/jpeg"
+    return f"data:{mime};base64," + base64.b64encode(blob).decode("ascii")
+
+
 def style_color(style: int) -> str:
     """A stable colour per style number (the same style has the same colour on every chart)."""
     if style is None or int(style) < 0:
@@ -197,7 +208,7 @@ def style_map(posts: pd.DataFrame, thumbnails: Mapping[str, bytes] | None = None
             row = where.loc[post_id]
             if isinstance(row, pd.DataFrame):
                 row = row.iloc[0]
-            images.append({"source": "data:image/jpeg;base64," + base64.b64encode(blob).decode("ascii"),
+            images.append({"source": image_data_uri(blob),
                            "xref": "x", "yref": "y", "x": float(row["x"]), "y": float(row["y"]),
                            "sizex": size, "sizey": size, "xanchor": "center", "yanchor": "middle",
                            "layer": "above", "opacity": 0.95})
