@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import os
 import sys
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -352,24 +349,7 @@ def require_view(page: str) -> pipeline.StylesView:
 
 
 # -- images --------------------------------------------------------------------------------------
-def extract_images_zip(data: bytes) -> Path:
-    """Unpack an uploaded zip of images into a temporary folder; members that would escape the folder
-    (absolute paths, '..') are skipped. Returns the folder."""
-    root = Path(tempfile.mkdtemp(prefix="trend_images_"))
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.infolist():
-            name = PurePosixPath(member.filename)
-            if member.is_dir() or name.is_absolute() or ".." in name.parts:
-                continue
-            target = (root / Path(*name.parts)).resolve()
-            if not target.is_relative_to(root.resolve()):
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(target, "wb") as dst:
-                dst.write(src.read())
-    return root
-
-
+# (an uploaded zip of images is unpacked by trend_core.archive.extracted_images, see data.py)
 def thumbnails_for_posts(frame: pd.DataFrame, limit: int = 24) -> list[tuple[bytes, str]]:
     """(thumb bytes, caption) for up to `limit` posts of a frame that have an image."""
     frame = frame[frame["image_hash"].notna()].head(limit)

@@ -209,9 +209,16 @@ with upload_tab:
     if st.button("Import uploaded file", type="primary", disabled=upload_mapping is None or upload_refused,
                  key="data_upload_button"):
         images_dir = str(upload_folder) if upload_folder is not None else None
-        if zip_file is not None:
-            images_dir = str(ui.extract_images_zip(zip_file.getvalue()))
-        _import(io.BytesIO(uploaded.getvalue()), uploaded.name, images_dir, upload_mapping, tabs[0])
+        if zip_file is None:
+            _import(io.BytesIO(uploaded.getvalue()), uploaded.name, images_dir, upload_mapping, tabs[0])
+        else:  # unpacked under size / ratio / count limits into a temporary folder, removed after the import
+            from trend_core.archive import ArchiveRefused, extracted_images
+
+            try:
+                with extracted_images(zip_file) as folder:
+                    _import(io.BytesIO(uploaded.getvalue()), uploaded.name, str(folder), upload_mapping, tabs[0])
+            except ArchiveRefused as exc:
+                st.session_state["data_last_import"] = {"file": zip_file.name, "error": str(exc)}
 
 with path_tab:
     server_path = st.text_input("Posts file path", key="data_server_path", placeholder="/path/to/posts.csv",

@@ -64,8 +64,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from trend_core.ingest import ingest_file
 
     mapping = dict(pair.split("=", 1) for pair in args.map) if args.map else None
-    summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping,
-                          reference_date=args.crawl_date, dayfirst=args.dayfirst)
+    if args.images and str(args.images).lower().endswith(".zip") and Path(args.images).is_file():
+        from trend_core.archive import extracted_images  # a zip of images: unpacked under limits, then removed
+
+        with extracted_images(args.images) as folder:
+            summary = ingest_file(Store(args.db), args.posts, images_dir=folder, mapping=mapping,
+                                  reference_date=args.crawl_date, dayfirst=args.dayfirst)
+    else:
+        summary = ingest_file(Store(args.db), args.posts, images_dir=args.images, mapping=mapping,
+                              reference_date=args.crawl_date, dayfirst=args.dayfirst)
     _print_json(summary)
     return 0
 
@@ -255,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="import posts (CSV, JSON, JSONL, Parquet)")
     p.add_argument("--posts", required=True, help="posts file")
-    p.add_argument("--images", help="folder that image paths are relative to")
+    p.add_argument("--images", help="folder (or .zip of images) that image paths are relative to")
     p.add_argument("--map", nargs="*", metavar="THEIRS=OURS",
                    help="column mapping, e.g. 发布时间=post_date or image_style=style_label")
     p.add_argument("--crawl-date", "--reference-date", dest="crawl_date", metavar="YYYY-MM-DD",

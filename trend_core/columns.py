@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from trend_core.fields import as_text, is_blank
-from trend_core.readers import RawTable, file_bytes, read_raw
+from trend_core.readers import RawFile, RawTable, file_bytes, open_source, read_raw
 
 INPUT_COLUMNS = ("post_id", "poster_id", "title", "content", "tags", "post_date", "likes", "collects",
                  "comments", "image_source", "image_no", "video", "style_label")  # `video` is input only
@@ -112,18 +112,23 @@ def preview_columns(path_or_buffer: Any, file_name: str | None = None, mapping: 
                     ) -> tuple[list[str], dict[str, str | None], dict[str, str]]:
     """What an import would make of a file's columns, before importing: (the file's columns, column ->
     the canonical column it would be used as (None: ignored) under `mapping` and the aliases, column ->
-    its first non-blank value, at most 60 characters)."""
-    data, name, _ = file_bytes(path_or_buffer)
-    raw = read_raw(data, file_name or name)
-    use = {theirs: canon for canon, theirs in column_map(raw.columns, mapping).items()}
+    its first non-blank value, at most 60 characters). The file is read in chunks, only until every
+    column has an example."""
+    src, name, _ = open_source(path_or_buffer)
+    raw = RawFile(src, file_name or name)
+    columns = raw.columns
+    use = {theirs: canon for canon, theirs in column_map(columns, mapping).items()}
     examples: dict[str, str] = {}
-    for rec in raw.records.values():
-        for col in raw.columns:
-            if col not in examples and not is_blank(rec.get(col)):
-                examples[col] = as_text(rec.get(col)).strip()[:60]
-        if len(examples) == len(raw.columns):
+    for chunk in raw.chunks():
+        for rec in chunk.records.values():
+            for col in columns:
+                if col not in examples and not is_blank(rec.get(col)):
+                    examples[col] = as_text(rec.get(col)).strip()[:60]
+            if len(examples) == len(columns):
+                break
+        if len(examples) == len(columns):
             break
-    return list(raw.columns), {c: use.get(c) for c in raw.columns}, examples
+    return list(columns), {c: use.get(c) for c in columns}, examples
 
 
 def _frame(raw: RawTable, cmap: dict[str, str]) -> pd.DataFrame:

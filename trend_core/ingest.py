@@ -13,9 +13,11 @@ relative date is counted back from it. `dayfirst=True` reads `DD/MM/YYYY` and `D
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-import hashlib
 import json
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from trend_core.media import (MAX_BYTES, MAX_PIXELS, MEDIA_REJECTED, ImageReject
                               is_url, load_media, normalise_image, resolve_image_path, resolve_media_path)
 from trend_core.columns import (COUNT_COLUMNS, INPUT_COLUMNS, TEXT_COLUMNS, check_columns,
                                 column_map, preview_columns, read_table)
-from trend_core.readers import MAX_CELL_CHARS, file_bytes, read_raw
+from trend_core.readers import MAX_CELL_CHARS, RawFile, RawTable, open_source
 from trend_core.store import POST_COLUMNS, Store
 
 __all__ = ["INPUT_COLUMNS", "REASONS", "ImageRejected", "add_frame", "check_columns", "column_map",
@@ -118,28 +120,28 @@ def _rejects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _reference_date(dates: dict[int, Any], reference_date: Any, dayfirst: bool = False) -> tuple[dt.date, str]:
-    """(the reference date, where it came from: "crawl_date", "latest_full_date" or "today")."""
+def _reference_date(latest: dt.date | None, reference_date: Any, dayfirst: bool = False) -> tuple[dt.date, str]:
+    """(the reference date, where it came from: "crawl_date", "latest_full_date" or "today"); latest is
+    the latest full date (with a year) in the file."""
     if reference_date is not None:
         ref = parse_date(reference_date, dayfirst=dayfirst)
         if isinstance(ref, (MonthDay, RelativeDate)):
             raise ValueError("reference_date (the crawl date) needs a full date with a year")
         return ref, "crawl_date"
-    full = [d for d in dates.values() if isinstance(d, dt.date)]
-    return (max(full), "latest_full_date") if full else (dt.date.today(), "today")
+    return (latest, "latest_full_date") if latest is not None else (dt.date.today(), "today")
 
 
-def _summary(name: str, source: str, rows_read: int, accepted: int, rejects: list[dict], added: int,
+def _summary(name: str, source: str, rows_read: int, accepted: int, reasons: Counter[str], added: int,
              already: int, **extra: Any) -> dict[str, Any]:
-    reasons = Counter(r["reason"] for r in rejects)
     return {"file": name, "source": source, "rows_read": rows_read, "accepted": accepted,
-            "rejected": len(rejects), "added": added, "already_present": already,
+            "rejected": sum(reasons.values()), "added": added, "already_present": already,
             "reasons": dict(sorted(reasons.items())), **extra}
 
 
-def _store(store: Store, summary: dict, posts: pd.DataFrame, images: dict, rejects: pd.DataFrame) -> dict:
-    """Write everything in one transaction. A repeat import that adds nothing keeps the first
-    import's record in the imports table."""
+def _store(store: Store, summary: dict, posts: pd.DataFrame | list[Path], images: dict,
+           rejects: pd.DataFrame | list[Path]) -> dict:
+    """Write everything in one transaction (posts and rejects: a frame, or Parquet files of chunks). A
+    repeat import that adds nothing keeps the first import's record in the imports table."""
     if summary["added"] == 0 and summary["source"] in set(store.load_imports()["source"]):
         summary["added"] = store.add_posts(posts, images, rejects, None)
         return summary
@@ -170,16 +172,18 @@ class _Row:
 
 
 class _PostImages:
-    """Per post id: the image numbers and paths used so far, so only true duplicates are rejected."""
+    """Per post id: the image numbers and paths used so far, so only true duplicates are rejected (kept
+    compactly: a file has many posts with an image or two each, and a single number or path is kept
+    without a tuple around it)."""
 
     def __init__(self) -> None:
-        self.numbers: dict[str, set[int]] = {}
-        self.paths: dict[str, set[str]] = {}
+        self.seen: dict[str, tuple[Any, Any]] = {}
 
     def looks(self, pid: str, explicit: int | None, local: list[tuple[str, str]],
               display: str) -> list[_Look] | None:
         """The row's looks with their numbers, or None when the row repeats an image of its post."""
-        used, paths = self.numbers.setdefault(pid, set()), self.paths.setdefault(pid, set())
+        used_before, paths_before = (_unpack(v) for v in self.seen.get(pid, ((), ())))
+        used, paths = set(used_before), set(paths_before)
         if explicit is not None:
             numbers = [explicit + i for i in range(max(1, len(local)))]
         elif not local:
@@ -190,36 +194,35 @@ class _PostImages:
         keys = [e.replace("\\", "/") for _, e in local]
         if not numbers or used & set(numbers) or paths & set(keys) or len(set(keys)) < len(keys):
             return None
-        used.update(numbers)
-        paths.update(keys)
+        self.seen[pid] = (_pack(used_before + tuple(numbers)), _pack(paths_before + tuple(keys)))
         if not local:
             return [_Look(numbers[0], None, display)]
         return [_Look(n, kind, entry) for n, (kind, entry) in zip(numbers, local)]
 
 
-def _date_inference(dates: dict[int, Any], reference: dt.date, reference_from: str = "") -> dict[str, Any]:
-    """How `MM-DD` dates got their year: the reference date, the rows and the years given; when the file
-    has relative dates ('昨天', '3天前'), also `relative_rows` and `reference_from` (crawl_date /
-    latest_full_date / today), the date they were counted back from."""
-    years: Counter[str] = Counter()
-    for value in dates.values():
-        if isinstance(value, MonthDay):
-            try:
-                years[str(infer_year(value, reference).year)] += 1
-            except ValueError:
-                continue
+def _pack(items: tuple) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
+def _unpack(packed: Any) -> tuple:
+    return packed if isinstance(packed, tuple) else (packed,)
+
+
+def _date_inference(years: Counter[str], relative: int, reference: dt.date,
+                    reference_from: str = "") -> dict[str, Any]:
+    """How `MM-DD` dates got their year: the reference date, the rows and the years given (years: year ->
+    rows); when the file has relative dates ('昨天', '3天前'), also `relative_rows` and `reference_from`
+    (crawl_date / latest_full_date / today), the date they were counted back from."""
     out = {"reference_date": reference.isoformat(), "month_day_rows": int(sum(years.values())),
            "years": dict(sorted(years.items()))}
-    relative = sum(isinstance(value, RelativeDate) for value in dates.values())
     if relative:
         out.update(relative_rows=int(relative), reference_from=reference_from)
     return out
 
 
-def _blank_counts(records: dict[int, dict[str, Any]], cmap: dict[str, str]) -> dict[str, int | None]:
-    """Per count column, the rows whose cell is blank (stored as 0); None when the file lacks the column."""
-    return {col: (sum(is_blank(rec.get(cmap[col])) for rec in records.values()) if col in cmap else None)
-            for col in COUNT_COLUMNS}
+def _long_cells(rec: dict[str, Any]) -> list[tuple[str, int]]:
+    """(column, length) of the record's cells longer than MAX_CELL_CHARS."""
+    return [(k, len(v)) for k, v in rec.items() if isinstance(v, str) and len(v) > MAX_CELL_CHARS]
 
 
 MISSING_WARN_SHARE = 0.20  # warn when more of the declared local images than this are not found
@@ -227,7 +230,7 @@ MISSING_WARN_SHARE = 0.20  # warn when more of the declared local images than th
 
 def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None = None,
                 file_name: str | None = None, mapping: dict | None = None,
-                reference_date: Any = None, dayfirst: bool = False) -> dict:
+                reference_date: Any = None, dayfirst: bool = False, chunk_rows: int | None = None) -> dict:
     """Import a posts file: validate every row, store accepted posts (new ids only), their images and
     the rejects. `source` is a short sha256 of the file bytes, so importing a file twice adds nothing.
 
@@ -245,144 +248,282 @@ def ingest_file(store: Store, path_or_buffer: Any, images_dir: str | Path | None
     DD.MM.YYYY (else they are bad_date). Returns {"file", "source",
     "rows_read", "accepted", "rejected", "posts", "images", "added", "already_present", "reasons",
     "reference_date", "dates", "blank_counts", "encoding" (the text encoding read; None for Parquet),
-    "warnings" (code -> message)}."""
-    data, name, folder = file_bytes(path_or_buffer)
+    "warnings" (code -> message)}.
+
+    The file is read in chunks of `chunk_rows` rows (readers.CHUNK_ROWS): a path is never held in
+    memory whole, only one chunk's parsed rows are, and each chunk's accepted rows and rejects go to
+    temporary Parquet files until everything is written in one transaction; the result does not depend
+    on the chunk size. When a date needs the reference date and no reference_date is given, a first
+    pass over the file finds its latest full date and the import starts again."""
+    src, name, folder = open_source(path_or_buffer)
     name = file_name or name or "upload"
-    source = hashlib.sha256(data).hexdigest()[:16]
-    raw = read_raw(data, name)
+    source = src.sha256()[:16]
+    raw = RawFile(src, name)
     cmap = column_map(raw.columns, mapping)
     check_columns(raw.columns, cmap)
     if images_dir is not None and not Path(images_dir).is_dir():
         raise ValueError(f"images_dir {str(images_dir)!r} is not a folder")
     roots = [Path(images_dir)] if images_dir is not None else []
     roots += [folder] if folder is not None else []
-    rows_read = len(raw.records) + len(raw.bad_rows)
-
-    rejects: list[dict[str, Any]] = []
-
-    def reject(row_number: int, post_id: str | None, reason: str, detail: str, raw_text: str) -> None:
-        rejects.append({"source": source, "row_number": row_number, "post_id": post_id or None,
-                        "reason": reason, "detail": detail, "raw": raw_text})
-
-    for row_number, (raw_text, detail, reason) in raw.bad_rows.items():
-        reject(row_number, None, reason, detail, _clip(raw_text))
-    for row_number, rec in list(raw.records.items()):
-        long = [(k, len(v)) for k, v in rec.items() if isinstance(v, str) and len(v) > MAX_CELL_CHARS]
-        if long:
-            del raw.records[row_number]
-            reject(row_number, None, "text_too_long", ", ".join(
-                f"{k}: {n:,} characters (the limit is {MAX_CELL_CHARS:,})" for k, n in long),
-                _clip(_raw_json({k: _clip(v) if isinstance(v, str) else v for k, v in rec.items()})))
-
-    def get(rec: dict[str, Any], canon: str) -> Any:
-        return rec.get(cmap[canon]) if canon in cmap else None
-
-    dates: dict[int, Any] = {}
-    for row_number, rec in raw.records.items():
-        value = get(rec, "post_date")
-        if is_blank(value):
-            continue
+    reference, reference_from = (None, "") if reference_date is None else _reference_date(None, reference_date, dayfirst)
+    while True:
+        job = _Import(store, source, cmap, roots, reference, reference_from, dayfirst)
         try:
-            dates[row_number] = parse_date(value, dayfirst=dayfirst)
-        except ValueError as exc:
-            dates[row_number] = exc
-    reference, reference_from = _reference_date(dates, reference_date, dayfirst)
+            for chunk in raw.chunks(chunk_rows):
+                job.add(chunk)
+            return job.finish(name, raw.encoding)
+        except _NeedReference:  # an MM-DD or relative date: the latest full date in the whole file first
+            reference, reference_from = _reference_date(_latest_full_date(raw, cmap, dayfirst, chunk_rows), None)
+        finally:
+            job.close()
 
-    rows: list[_Row] = []
-    numbering = _PostImages()
-    urls: Counter[str] = Counter()
-    for row_number, rec in sorted(raw.records.items()):
-        media = row_media(get(rec, "image_source"), get(rec, "video"))
-        post, reason, detail = _check_row(rec, get, row_number, source, dates.get(row_number), reference, media)
-        pid = post.get("post_id")
-        explicit = None
-        if reason is None:
-            try:
-                explicit = image_number(get(rec, "image_no"))
-            except ValueError as exc:
-                reason, detail = "bad_image_no", str(exc)
-        if reason is not None:
-            reject(row_number, pid, reason, detail, _raw_json(rec))
-            continue
-        local = [(kind, entry) for kind, entry in media if not is_url(entry)]
-        urls.update(f"{kind}_url_not_fetched" for kind, entry in media if is_url(entry))
-        looks = numbering.looks(pid, explicit, local, post["image_source"])
-        if looks is None:
-            reject(row_number, pid, "duplicate_post_id",
-                   f"post_id {pid!r} with the same image appeared in an earlier row", _raw_json(rec))
-            continue
-        rows.append(_Row(row_number, rec, post, looks))
 
-    missing: list[str] = []
-    for row in rows:  # resolve every local path; the first that cannot be used rejects the row
-        for look in row.looks:
-            if look.kind is None or "_reject" in row.post:
+class _NeedReference(Exception):
+    """A date needs the reference date, which is not known yet."""
+
+
+def _latest_full_date(raw: RawFile, cmap: dict[str, str], dayfirst: bool, chunk_rows: int | None) -> dt.date | None:
+    """The latest full date (with a year) in the file's date column, rows with a too long cell left out."""
+    latest = None
+    column = cmap["post_date"]
+    for chunk in raw.chunks(chunk_rows):
+        for rec in chunk.records.values():
+            value = rec.get(column)
+            if is_blank(value) or _long_cells(rec):
                 continue
             try:
-                look.media = Media(look.kind, look.written, resolve_media_path(look.written, roots, look.kind))
-            except MEDIA_REJECTED as exc:
-                row.post["_reject"] = exc
-                missing += [look.written] if exc.reason.endswith("_missing") else []
-    items = sorted({(lk.media.kind, lk.media.path) for r in rows for lk in r.looks if lk.media},
-                   key=lambda i: (i[0] != "video", i[1]))
-    decoded = decode_in_threads(load_media, items)  # videos first: they take longest
-
-    accepted: list[_Row] = []
-    images: dict[str, tuple[bytes, bytes, int, int]] = {}
-    for row in rows:
-        failure = row.post.pop("_reject", None) or next(
-            (decoded[(lk.media.kind, lk.media.path)] for lk in row.looks
-             if lk.media and isinstance(decoded[(lk.media.kind, lk.media.path)], MEDIA_REJECTED)), None)
-        if failure is not None:
-            reject(row.row_number, row.post["post_id"], failure.reason, failure.detail, _raw_json(row.record))
-            continue
-        has_picture = any(lk.media for lk in row.looks)
-        if not has_picture and not row.post["style_label"] and not any(
-                row.post[c].strip() for c in TEXT_COLUMNS):
-            reject(row.row_number, row.post["post_id"], "empty_post",
-                   "no text or style label; image / video URLs are not downloaded", _raw_json(row.record))
-            continue
-        accepted.append(row)
-
-    looks = _look_rows(accepted, decoded, images)
-    post_ids = list(dict.fromkeys(row.post["post_id"] for row in accepted))
-    existing = store.existing_post_ids(post_ids)
-    declared = sum(1 for r in rows for lk in r.looks if lk.kind)
-    warnings = {code: f"{n:,} {code.split('_')[0]} URL(s) were not downloaded (URLs are not fetched): "
-                      "those posts are kept without that picture" for code, n in sorted(urls.items())}
-    if declared and len(missing) > MISSING_WARN_SHARE * declared:
-        warnings["images_missing"] = (
-            f"{len(missing):,} of {declared:,} declared images ({len(missing) / declared:.0%}) were not found; "
-            f"first missing: {missing[0]!r}; folders searched: "
-            f"{', '.join(str(r.resolve()) for r in roots) or 'none (give the images folder)'}")
-    rejects.sort(key=lambda r: r["row_number"])
-    summary = _summary(name, source, rows_read, len(accepted), rejects, len(post_ids) - len(existing),
-                       len(existing), posts=len(post_ids), images=sum(1 for lk in looks if lk["image_hash"]),
-                       reference_date=reference.isoformat(), dates=_date_inference(dates, reference, reference_from),
-                       blank_counts=_blank_counts(raw.records, cmap), encoding=raw.encoding,
-                       warnings=warnings)
-    return _store(store, summary, _posts_frame(looks), images, _rejects_frame(rejects))
+                date = parse_date(value, dayfirst=dayfirst)
+            except ValueError:
+                continue
+            if isinstance(date, dt.date) and (latest is None or date > latest):
+                latest = date
+    return latest
 
 
-def _look_rows(accepted: list[_Row], decoded: dict[Any, Any],
-               images: dict[str, tuple[bytes, bytes, int, int]]) -> list[dict[str, Any]]:
-    """One stored row per look; the post's fields come from its first accepted row (the label stays
-    per row, falling back to the post's). Fills `images` (hash -> stored bytes)."""
-    first: dict[str, dict[str, Any]] = {}
-    out: list[dict[str, Any]] = []
-    for row in accepted:
-        post = first.setdefault(row.post["post_id"], row.post)
-        for look in row.looks:
-            rec = dict(post, image_no=look.image_no, image_hash=None, image_source=look.written,
-                       style_label=row.post["style_label"] or post["style_label"], row_number=row.row_number)
-            if look.media is not None:
-                (digest, jpeg, thumb, w, h), seconds = decoded[(look.media.kind, look.media.path)]
-                rec["image_hash"] = digest
-                images[digest] = (jpeg, thumb, w, h)
-                if seconds is not None:
-                    rec["image_source"] = f"{look.written}#t={seconds}"
-            out.append(rec)
-    return out
+class _Import:
+    """One import, fed a chunk of the file at a time. What is carried across chunks is small: post ids
+    with their image numbers and paths, where each post's first accepted row is, counters and the
+    decoded images. Each chunk's accepted rows and rejects are written to Parquet files in a temporary
+    folder (removed by close), which the final transaction inserts."""
+
+    def __init__(self, store: Store, source: str, cmap: dict[str, str], roots: list[Path],
+                 reference: dt.date | None, reference_from: str, dayfirst: bool) -> None:
+        self.store, self.source, self.cmap, self.roots = store, source, cmap, roots
+        self.reference, self.reference_from, self.dayfirst = reference, reference_from, dayfirst
+        self.latest: dt.date | None = None  # the latest full date so far (the reference when none is needed)
+        self.rows_read = self.accepted = self.image_rows = self.declared = self.relative = 0
+        self.reasons: Counter[str] = Counter()
+        self.years: Counter[str] = Counter()
+        self.urls: Counter[str] = Counter()
+        self.missing: list[str] = []  # the first missing path (and how many, by count_missing)
+        self.count_missing = 0
+        self.blank = {col: (0 if col in cmap else None) for col in COUNT_COLUMNS}
+        self.numbering = _PostImages()
+        self.decoded: dict[tuple[str, Path], Any] = {}
+        self.images: dict[str, tuple[bytes, bytes, int, int]] = {}
+        self.first_at: dict[str, int] = {}  # post id -> its first accepted look (counted over all chunks)
+        self.frame_starts: list[int] = []  # the first look of each chunk's posts file
+        self.looks = 0
+        self.folder: Path | None = None  # the temporary folder of the chunks' Parquet files
+        self.post_files: list[Path] = []
+        self.reject_files: list[Path] = []
+        self.last_frame: pd.DataFrame | None = None  # the latest chunk's posts (a post often runs on into the next)
+
+    def _spill(self, frame: pd.DataFrame, files: list[Path], kind: str) -> None:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="trend_import_"))
+        path = self.folder / f"{kind}-{len(files):06d}.parquet"
+        frame.to_parquet(path, index=False)
+        files.append(path)
+
+    def close(self) -> None:
+        """Remove the chunks' temporary files."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def get(self, rec: dict[str, Any], canon: str) -> Any:
+        return rec.get(self.cmap[canon]) if canon in self.cmap else None
+
+    def add(self, chunk: RawTable) -> None:
+        """Check, resolve and decode one chunk's rows; write its accepted looks and rejects to Parquet files."""
+        source = self.source
+        rejects: list[dict[str, Any]] = []
+
+        def reject(row_number: int, post_id: str | None, reason: str, detail: str, raw_text: str) -> None:
+            rejects.append({"source": source, "row_number": row_number, "post_id": post_id or None,
+                            "reason": reason, "detail": detail, "raw": raw_text})
+
+        self.rows_read += len(chunk.records) + len(chunk.bad_rows)
+        for row_number, (raw_text, detail, reason) in chunk.bad_rows.items():
+            reject(row_number, None, reason, detail, _clip(raw_text))
+        records = chunk.records
+        for row_number, rec in list(records.items()):
+            long = _long_cells(rec)
+            if long:
+                del records[row_number]
+                reject(row_number, None, "text_too_long", ", ".join(
+                    f"{k}: {n:,} characters (the limit is {MAX_CELL_CHARS:,})" for k, n in long),
+                    _clip(_raw_json({k: _clip(v) if isinstance(v, str) else v for k, v in rec.items()})))
+        for col in COUNT_COLUMNS:
+            if col in self.cmap:
+                self.blank[col] += sum(is_blank(rec.get(self.cmap[col])) for rec in records.values())
+
+        get = self.get
+        dates: dict[int, Any] = {}
+        for row_number, rec in records.items():
+            value = get(rec, "post_date")
+            if is_blank(value):
+                continue
+            try:
+                dates[row_number] = parse_date(value, dayfirst=self.dayfirst)
+            except ValueError as exc:
+                dates[row_number] = exc
+        for value in dates.values():
+            if isinstance(value, dt.date):
+                self.latest = value if self.latest is None or value > self.latest else self.latest
+            elif isinstance(value, (MonthDay, RelativeDate)) and self.reference is None:
+                raise _NeedReference
+        for value in dates.values():
+            if isinstance(value, MonthDay):
+                try:
+                    self.years[str(infer_year(value, self.reference).year)] += 1
+                except ValueError:
+                    continue
+            elif isinstance(value, RelativeDate):
+                self.relative += 1
+
+        rows: list[_Row] = []
+        for row_number, rec in sorted(records.items()):
+            media = row_media(get(rec, "image_source"), get(rec, "video"))
+            post, reason, detail = _check_row(rec, get, row_number, source, dates.get(row_number), self.reference,
+                                              media)
+            pid = post.get("post_id")
+            explicit = None
+            if reason is None:
+                try:
+                    explicit = image_number(get(rec, "image_no"))
+                except ValueError as exc:
+                    reason, detail = "bad_image_no", str(exc)
+            if reason is not None:
+                reject(row_number, pid, reason, detail, _raw_json(rec))
+                continue
+            local = [(kind, entry) for kind, entry in media if not is_url(entry)]
+            self.urls.update(f"{kind}_url_not_fetched" for kind, entry in media if is_url(entry))
+            looks = self.numbering.looks(pid, explicit, local, post["image_source"])
+            if looks is None:
+                reject(row_number, pid, "duplicate_post_id",
+                       f"post_id {pid!r} with the same image appeared in an earlier row", _raw_json(rec))
+                continue
+            rows.append(_Row(row_number, rec, post, looks))
+
+        for row in rows:  # resolve every local path; the first that cannot be used rejects the row
+            for look in row.looks:
+                if look.kind is None or "_reject" in row.post:
+                    continue
+                try:
+                    look.media = Media(look.kind, look.written, resolve_media_path(look.written, self.roots, look.kind))
+                except MEDIA_REJECTED as exc:
+                    row.post["_reject"] = exc
+                    if exc.reason.endswith("_missing"):
+                        self.count_missing += 1
+                        self.missing = self.missing or [look.written]
+        self.declared += sum(1 for r in rows for lk in r.looks if lk.kind)
+        items = sorted({(lk.media.kind, lk.media.path) for r in rows for lk in r.looks if lk.media} - set(self.decoded),
+                       key=lambda i: (i[0] != "video", i[1]))
+        self.decoded.update(decode_in_threads(load_media, items))  # videos first: they take longest
+        decoded = self.decoded
+
+        accepted: list[_Row] = []
+        for row in rows:
+            failure = row.post.pop("_reject", None) or next(
+                (decoded[(lk.media.kind, lk.media.path)] for lk in row.looks
+                 if lk.media and isinstance(decoded[(lk.media.kind, lk.media.path)], MEDIA_REJECTED)), None)
+            if failure is not None:
+                reject(row.row_number, row.post["post_id"], failure.reason, failure.detail, _raw_json(row.record))
+                continue
+            has_picture = any(lk.media for lk in row.looks)
+            if not has_picture and not row.post["style_label"] and not any(
+                    row.post[c].strip() for c in TEXT_COLUMNS):
+                reject(row.row_number, row.post["post_id"], "empty_post",
+                       "no text or style label; image / video URLs are not downloaded", _raw_json(row.record))
+                continue
+            accepted.append(row)
+
+        looks = self._look_rows(accepted)
+        self.accepted += len(accepted)
+        self.image_rows += sum(1 for lk in looks if lk["image_hash"])
+        if looks:
+            self.frame_starts.append(self.looks)
+            self.last_frame = _posts_frame(looks)
+            self._spill(self.last_frame, self.post_files, "posts")
+            self.looks += len(looks)
+        if rejects:
+            rejects.sort(key=lambda r: r["row_number"])
+            self.reasons.update(r["reason"] for r in rejects)
+            self._spill(_rejects_frame(rejects), self.reject_files, "rejects")
+
+    def _look_rows(self, accepted: list[_Row]) -> list[dict[str, Any]]:
+        """One stored row per look; the post's fields come from its first accepted row (the label stays
+        per row, falling back to the post's), which may lie in an earlier chunk. Fills `images`."""
+        first = self._earlier_posts({row.post["post_id"] for row in accepted})
+        out: list[dict[str, Any]] = []
+        for row in accepted:
+            pid = row.post["post_id"]
+            post = first.get(pid)
+            if post is None:
+                self.first_at[pid] = self.looks + len(out)
+                post = first[pid] = row.post
+            for look in row.looks:
+                rec = dict(post, image_no=look.image_no, image_hash=None, image_source=look.written,
+                           style_label=row.post["style_label"] or post["style_label"], row_number=row.row_number)
+                if look.media is not None:
+                    (digest, jpeg, thumb, w, h), seconds = self.decoded[(look.media.kind, look.media.path)]
+                    rec["image_hash"] = digest
+                    self.images[digest] = (jpeg, thumb, w, h)
+                    if seconds is not None:
+                        rec["image_source"] = f"{look.written}#t={seconds}"
+                out.append(rec)
+        return out
+
+    def _earlier_posts(self, pids: set[str]) -> dict[str, dict[str, Any]]:
+        """The first accepted rows (as posts) of those posts that began in an earlier chunk, read from the
+        latest chunk's frame or that chunk's file (each file once)."""
+        wanted: dict[int, dict[str, int]] = {}
+        for pid in pids:
+            if pid in self.first_at:
+                at = self.first_at[pid]
+                wanted.setdefault(bisect.bisect_right(self.frame_starts, at) - 1, {})[pid] = at
+        out: dict[str, dict[str, Any]] = {}
+        for number, looks in wanted.items():
+            last = number == len(self.frame_starts) - 1
+            frame = self.last_frame if last else pd.read_parquet(self.post_files[number])
+            for pid, at in looks.items():
+                rec = frame.iloc[at - self.frame_starts[number]].to_dict()
+                out[pid] = {k: (None if is_blank(v) else v) if k in ("style_label", "true_style") else v
+                            for k, v in rec.items()}
+        return out
+
+    def finish(self, name: str, encoding: str | None) -> dict:
+        """The summary, after writing every chunk's posts, the images and the rejects in one transaction."""
+        reference, reference_from = ((self.reference, self.reference_from) if self.reference is not None
+                                     else _reference_date(self.latest, None))
+        existing = self.store.existing_post_ids(self.first_at)
+        warnings = {code: f"{n:,} {code.split('_')[0]} URL(s) were not downloaded (URLs are not fetched): "
+                          "those posts are kept without that picture" for code, n in sorted(self.urls.items())}
+        missing, declared = self.count_missing, self.declared
+        if declared and missing > MISSING_WARN_SHARE * declared:
+            warnings["images_missing"] = (
+                f"{missing:,} of {declared:,} declared images ({missing / declared:.0%}) were not found; "
+                f"first missing: {self.missing[0]!r}; folders searched: "
+                f"{', '.join(str(r.resolve()) for r in self.roots) or 'none (give the images folder)'}")
+        summary = _summary(name, self.source, self.rows_read, self.accepted, self.reasons,
+                           len(self.first_at) - len(existing), len(existing), posts=len(self.first_at),
+                           images=self.image_rows, reference_date=reference.isoformat(),
+                           dates=_date_inference(self.years, self.relative, reference, reference_from),
+                           blank_counts=self.blank, encoding=encoding, warnings=warnings)
+        self.last_frame = None
+        return _store(self.store, summary, self.post_files, self.images, self.reject_files)
 
 
 def _check_row(rec: dict[str, Any], get: Callable[[dict, str], Any], row_number: int, source: str,
@@ -461,7 +602,7 @@ def add_frame(store: Store, frame: pd.DataFrame, images: dict[str, bytes], sourc
         image_rows[digest] = (jpeg, thumb, width, height)
         accepted.append(post)
     rejects.sort(key=lambda r: r["row_number"])
-    summary = _summary(source, source, rows_read, len(accepted), rejects,
+    summary = _summary(source, source, rows_read, len(accepted), Counter(r["reason"] for r in rejects),
                        sum(p["post_id"] not in existing for p in accepted), len(existing), warnings={})
     return _store(store, summary, _posts_frame(accepted), image_rows, _rejects_frame(rejects))
 

@@ -2,10 +2,12 @@
 decoded completely, normalised (EXIF rotation, RGB on white, at most 512 px) and hashed, in threads."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +26,15 @@ DATA_SIDE = 512                  # stored image: JPEG, longest side at most this
 THUMB_SIDE = 128                 # stored thumbnail: JPEG, longest side at most this
 JPEG_QUALITY = 90
 THUMB_QUALITY = 85
+# A decoded image with more pixels than this is shrunk (box average) to about twice the stored size in
+# strips, before any conversion, so only the decoded pixels themselves are ever held at full size (an
+# image at MAX_PIXELS costs at most 4 bytes a pixel, 240 MB). One such image is decoded at a time.
+REDUCE_PIXELS = 8_000_000
+_LARGE_DECODE = threading.Lock()
+_STRIP_PIXELS = 2_000_000        # pixels converted at a time when shrinking a large image
+_EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                   4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                   6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 
 
 class ImageRejected(Exception):
@@ -49,13 +60,16 @@ class Media:
 
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """RGB; transparency composited on white; 16-bit / float greys scaled to 8 bits."""
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = float(arr.max()) if arr.size else 0.0
-        scale = 1 / 257 if im.mode.startswith("I;16") else (255.0 / top if top > 255 else 1.0)
-        im = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+def _to_rgb(im: Image.Image, top: float | None = None) -> Image.Image:
+    """RGB; transparency composited on white; 16-bit greys to 8 bits by their high byte (integer shift,
+    no float copy); 32-bit integer / float greys scaled by their maximum (`top`, else the image's) in
+    float32."""
+    if im.mode.startswith("I;16"):
+        im = Image.fromarray((np.asarray(im) >> 8).astype(np.uint8), "L")
+    elif im.mode in ("I", "F"):
+        top = float(im.getextrema()[1] or 0) if top is None else top
+        scale = np.float32(255.0 / top if top > 255 else 1.0)
+        im = Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) * scale, 0, 255).astype(np.uint8), "L")
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
     if has_alpha:
         rgba = im.convert("RGBA")
@@ -87,27 +101,72 @@ def normalise_image(raw: bytes) -> tuple[str, bytes, bytes, int, int]:
         width, height = im.size
         if width * height > MAX_PIXELS:
             raise ImageRejected("image_too_large", f"{width}x{height} > {MAX_PIXELS:,} pixels")
-        if im.format == "JPEG" and im.mode in ("RGB", "L"):
-            im.draft(im.mode, (DATA_SIDE, DATA_SIDE))  # DCT scaling: faster, still reads every byte
-        im.load()
+        if im.format == "JPEG":
+            im.draft(im.mode, (DATA_SIDE, DATA_SIDE))  # DCT scaling on load (1/2, 1/4, 1/8): still reads every byte
     except ImageRejected:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageRejected("image_too_large", str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 (Pillow raises many types on bad data)
         raise ImageRejected("image_corrupt", f"{type(exc).__name__}: {exc}") from exc
-    try:
-        im = ImageOps.exif_transpose(im) or im
-    except Exception:  # noqa: BLE001 (a broken EXIF block must not reject the picture)
-        pass
-    try:
-        rgb = _to_rgb(im)
-    except Exception as exc:  # noqa: BLE001
-        raise ImageRejected("image_corrupt", f"cannot convert mode {im.mode}: {exc}") from exc
+    factor = _reduce_factor(im.size)
+    with _LARGE_DECODE if factor > 1 else contextlib.nullcontext():
+        _load(im)
+        if factor > 1:
+            rgb = _shrunk_rgb(im, factor)
+    if factor == 1:
+        try:
+            im = ImageOps.exif_transpose(im) or im
+        except Exception:  # noqa: BLE001 (a broken EXIF block must not reject the picture)
+            pass
+        try:
+            rgb = _to_rgb(im)
+        except Exception as exc:  # noqa: BLE001
+            raise ImageRejected("image_corrupt", f"cannot convert mode {im.mode}: {exc}") from exc
     rgb.thumbnail((DATA_SIDE, DATA_SIDE), Image.Resampling.LANCZOS)
     thumb = rgb.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return digest, _jpeg(rgb, JPEG_QUALITY), _jpeg(thumb, THUMB_QUALITY), rgb.width, rgb.height
+
+
+def _load(im: Image.Image) -> None:
+    """Decode the pixels completely; ImageRejected when they cannot be."""
+    try:
+        im.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("image_too_large", str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 (Pillow raises many types on bad data)
+        raise ImageRejected("image_corrupt", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _reduce_factor(size: tuple[int, int]) -> int:
+    """How much a decoded image of this size is shrunk before conversion: 1 up to REDUCE_PIXELS, else
+    the factor Pillow's thumbnail() would reduce by (keeping at least twice the stored size)."""
+    width, height = size
+    if width * height <= REDUCE_PIXELS:
+        return 1
+    return max(1, int(max(width, height) / (2 * DATA_SIDE)))
+
+
+def _shrunk_rgb(im: Image.Image, factor: int) -> Image.Image:
+    """A large decoded image as RGB shrunk by `factor` (box average), EXIF orientation applied, converted
+    strip by strip (16-bit / float greys to 8 bits, transparency on white) so no full-size copy is made."""
+    try:
+        orientation = im.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 (a broken EXIF block must not reject the picture)
+        orientation = None
+    width, height = im.size
+    try:
+        top = float(im.getextrema()[1] or 0) if im.mode in ("I", "F") else None
+        out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+        step = factor * max(1, _STRIP_PIXELS // (width * factor))
+        for y in range(0, height, step):
+            strip = _to_rgb(im.crop((0, y, width, min(height, y + step))), top)
+            out.paste(strip.reduce(factor), (0, y // factor))
+    except Exception as exc:  # noqa: BLE001
+        raise ImageRejected("image_corrupt", f"cannot convert mode {im.mode}: {exc}") from exc
+    im.close()
+    return out.transpose(_EXIF_TRANSPOSE[orientation]) if orientation in _EXIF_TRANSPOSE else out
 
 
 def is_url(s: str) -> bool:

@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+REJECT_COLUMNS = ["source", "row_number", "post_id", "reason", "detail", "raw"]
 POST_COLUMNS = [
     "post_id", "image_no", "poster_id", "title", "content", "tags", "post_date",
     "likes", "collects", "comments", "image_hash", "image_source",
@@ -91,6 +92,24 @@ def lock_wait_from_env() -> float:
 def _is_lock_error(err: BaseException) -> bool:
     text = str(err)
     return isinstance(err, duckdb.IOException) and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
+                 rows: pd.DataFrame | Sequence[str | Path], now: datetime) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING the rows of a frame, or of Parquet files (one statement each:
+    DuckDB reads them in batches), with imported_at = now."""
+    if isinstance(rows, pd.DataFrame):
+        if rows.empty and table == "rejects":
+            return
+        frame = rows.reindex(columns=columns).copy()
+        frame["imported_at"] = now
+        con.register(f"new_{table}", frame)
+        con.execute(f"INSERT INTO {table} SELECT * FROM new_{table} ON CONFLICT DO NOTHING")
+        return
+    listed = ", ".join(f'"{c}"' for c in columns)
+    for path in rows:
+        con.execute(f"INSERT INTO {table} SELECT {listed}, ?::TIMESTAMP FROM read_parquet(?) ON CONFLICT DO NOTHING",
+                    [now, str(path)])
 
 
 def _now() -> datetime:
@@ -234,31 +253,26 @@ class Store:
                 "SELECT p.post_id FROM posts p JOIN incoming_ids i USING (post_id)").fetchall()
         return {r[0] for r in rows}
 
-    def add_posts(self, posts: pd.DataFrame, images: dict[str, tuple[bytes, bytes, int, int]],
-                  rejects: pd.DataFrame, import_row: dict[str, Any] | None = None) -> int:
+    def add_posts(self, posts: pd.DataFrame | Sequence[str | Path], images: dict[str, tuple[bytes, bytes, int, int]],
+                  rejects: pd.DataFrame | Sequence[str | Path], import_row: dict[str, Any] | None = None) -> int:
         """Insert new posts, their images (hash -> (data, thumb, width, height)), rejects and the
-        import record in one transaction. Posts whose id exists already are skipped; returns the
-        number of posts added."""
-        posts = posts.reindex(columns=POST_COLUMNS).copy()
-        posts["imported_at"] = _now()
-        rejects = rejects.reindex(columns=["source", "row_number", "post_id", "reason", "detail", "raw"]).copy()
-        rejects["imported_at"] = _now()
+        import record in one transaction. Posts and rejects are a frame, or Parquet files holding it
+        in chunks (an import read in chunks writes them, so it never holds all its rows in memory).
+        Posts whose id exists already are skipped; returns the number of posts added."""
+        now = _now()
         image_rows = pd.DataFrame(
             [(h, w, hh, d, t) for h, (d, t, w, hh) in images.items()],
             columns=["image_hash", "width", "height", "data", "thumb"])
         with self.transaction() as con:
             before = con.execute("SELECT count(DISTINCT post_id) FROM posts").fetchall()[0][0]
-            con.register("new_posts", posts)
-            con.execute("INSERT INTO posts SELECT * FROM new_posts ON CONFLICT DO NOTHING")
+            _insert_rows(con, "posts", POST_COLUMNS, posts, now)
             added = con.execute("SELECT count(DISTINCT post_id) FROM posts").fetchall()[0][0] - before
             if not image_rows.empty:
                 con.register("new_images", image_rows)
                 con.execute("INSERT INTO images SELECT * FROM new_images ON CONFLICT DO NOTHING")
             if import_row is not None:
                 self._supersede_rejects(con, import_row)
-            if not rejects.empty:
-                con.register("new_rejects", rejects)
-                con.execute("INSERT INTO rejects SELECT * FROM new_rejects ON CONFLICT DO NOTHING")
+            _insert_rows(con, "rejects", REJECT_COLUMNS, rejects, now)
             if import_row is not None:
                 row = dict(import_row, added=int(added), imported_at=_now())
                 con.execute(
